@@ -1,0 +1,37 @@
+//! tokenscrub removes credentials from logs and traces in flight.
+//!
+//! Each credential (an `Authorization` header value, a JWT, an API key, a password in a URL, a
+//! private key...) is replaced by a stable keyed fingerprint, `REDACTED:<kind>:<16 hex>`, so the
+//! same token gives the same word on every host sharing the key; every other byte is left as it
+//! was.
+//!
+//! The core is pure and synchronous: [`rules`] compile the catalogue (`patterns/*.toml`),
+//! [`scan`] finds secrets with a literal prefilter and per-rule regexes, [`Redactor`] rewrites.
+//! [`pipe`] streams bytes through it; adapters for other transports sit on top.
+//!
+//! ```
+//! use tokenscrub::RedactorBuilder;
+//!
+//! let redactor = RedactorBuilder::new().build(b"an example key of at least 32 bytes!").unwrap();
+//! let out = redactor.redact(b"curl -H 'Authorization: Bearer abcdEFGH1234ijklMNOP5678'\n");
+//! let out = String::from_utf8(out).unwrap();
+//! assert!(out.starts_with("curl -H 'Authorization: Bearer REDACTED:"));
+//! assert!(!out.contains("abcdEFGH1234"));
+//! // Redacting again changes nothing.
+//! assert_eq!(redactor.redact(out.as_bytes()), out.as_bytes());
+//! ```
+#![deny(missing_docs)]
+
+pub mod check;
+pub mod checksum;
+pub mod fingerprint;
+pub mod keysource;
+pub mod pipe;
+pub mod redact;
+pub mod rules;
+pub mod scan;
+mod validate;
+
+pub use redact::{BuildError, Redactor, RedactorBuilder, Scratch};
+pub use scan::Finding;
+pub use validate::{is_jwt, is_placeholder, shannon_entropy};

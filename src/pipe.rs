@@ -1,0 +1,155 @@
+//! The streaming path: bytes in, the same bytes out with every secret replaced.
+//!
+//! # Buffer policy
+//!
+//! Input is read in blocks of `read_size` bytes. After each read, every *complete* line in the
+//! buffer is scanned and written at once (one `write` per read), so `tail -f app.log |
+//! tokenscrub` emits each line as soon as it is complete, while a large file is processed in
+//! large blocks.
+//!
+//! A line longer than `window` bytes is not held whole: its first `window` bytes are scanned,
+//! and everything up to `window - overlap` (or up to the end of the last secret found there,
+//! if later) is written; the rest is kept and scanned again with the bytes that follow.
+//! `overlap` is one more than the longest match any rule can produce (rule regexes must be
+//! bounded, see `patterns/README.md`), so a credential straddling the cut is always seen whole
+//! in one of the two scans. Memory stays bounded by `window + read_size` for any line length.
+//!
+//! Every byte is scanned before it is written; bytes are never forwarded raw. A read error ends
+//! the stream with that error after what was already complete has been written.
+
+use std::io::{self, ErrorKind, Read, Write};
+
+use memchr::memrchr;
+
+use crate::redact::{Redactor, Scratch};
+use crate::scan::ScanState;
+
+/// Bytes of already-written input kept before the next unscanned byte, so that look-behind
+/// assertions (`\b`) at a cut see the real preceding byte.
+const CONTEXT: usize = 16;
+
+/// Sizes for the streaming path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipeConfig {
+    /// Bytes asked of each `read`.
+    pub read_size: usize,
+    /// Longest partial line held before it is scanned in windows. Raised to at least twice the
+    /// rule set's overlap.
+    pub window: usize,
+}
+
+impl Default for PipeConfig {
+    fn default() -> Self {
+        PipeConfig { read_size: 256 * 1024, window: 1024 * 1024 }
+    }
+}
+
+/// What a stream run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipeStats {
+    /// Bytes read.
+    pub bytes_in: u64,
+    /// Bytes written.
+    pub bytes_out: u64,
+    /// Secrets replaced.
+    pub secrets: u64,
+}
+
+/// A reusable streaming redactor (one per thread).
+#[derive(Debug)]
+pub struct StreamRedactor<'r> {
+    redactor: &'r Redactor,
+    config: PipeConfig,
+    scratch: Scratch,
+    out: Vec<u8>,
+}
+
+impl<'r> StreamRedactor<'r> {
+    /// A stream redactor with the given sizes.
+    pub fn new(redactor: &'r Redactor, config: PipeConfig) -> Self {
+        let overlap = redactor.rules().overlap();
+        let config = PipeConfig { read_size: config.read_size.max(1), window: config.window.max(2 * overlap + 1) };
+        StreamRedactor { redactor, config, scratch: redactor.scratch(), out: Vec::new() }
+    }
+
+    /// Copies `reader` to `writer`, redacting. Multi-line state starts fresh for each call.
+    pub fn run<R: Read, W: Write>(&mut self, mut reader: R, mut writer: W) -> io::Result<PipeStats> {
+        let PipeConfig { read_size, window } = self.config;
+        let mut buf = vec![0u8; window + read_size + CONTEXT];
+        let mut filled: usize = 0; // bytes of buf holding input
+        let mut start: usize = 0; // first byte not yet written
+        let mut state = ScanState::default();
+        let mut stats = PipeStats::default();
+        loop {
+            if buf.len() - filled < read_size {
+                // Compact: keep the unwritten bytes and a little context before them.
+                let keep = start.saturating_sub(CONTEXT);
+                buf.copy_within(keep..filled, 0);
+                filled -= keep;
+                start -= keep;
+            }
+            let n = match reader.read(&mut buf[filled..filled + read_size]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            stats.bytes_in += n as u64;
+            let new_end = filled + n;
+            let last_newline = memrchr(b'\n', &buf[filled..new_end]).map(|i| filled + i + 1);
+            filled = new_end;
+            if let Some(line_end) = last_newline {
+                start = self.process(&buf[..line_end], start, true, &mut state, &mut writer, &mut stats)?;
+            }
+            while filled - start >= window {
+                start = self.process(&buf[..filled], start, false, &mut state, &mut writer, &mut stats)?;
+            }
+        }
+        if start < filled {
+            self.process(&buf[..filled], start, true, &mut state, &mut writer, &mut stats)?;
+        }
+        writer.flush()?;
+        Ok(stats)
+    }
+
+    /// Scans `hay[start..]` and writes what is final. When `complete` is false the region ends
+    /// mid-line: only secrets starting before `len - overlap` are final, and the bytes after
+    /// the commit point are left for the next call. Returns the new `start`.
+    fn process<W: Write>(
+        &mut self,
+        hay: &[u8],
+        start: usize,
+        complete: bool,
+        state: &mut ScanState,
+        writer: &mut W,
+        stats: &mut PipeStats,
+    ) -> io::Result<usize> {
+        let end = hay.len();
+        self.redactor.find(hay, start..end, state, &mut self.scratch);
+        let (findings, decode) = Redactor::decode_buf(&mut self.scratch);
+        let (commit, findings) = if complete {
+            (end, findings)
+        } else {
+            let safe = end - self.redactor.rules().overlap();
+            let n = findings.iter().take_while(|f| f.start < safe).count();
+            let commit = findings[..n].last().map_or(safe, |f| f.end.max(safe));
+            (commit, &findings[..n])
+        };
+        if findings.is_empty() {
+            writer.write_all(&hay[start..commit])?;
+        } else {
+            self.out.clear();
+            self.redactor.write_redacted(hay, start..commit, findings, decode, &mut self.out);
+            writer.write_all(&self.out)?;
+        }
+        writer.flush()?;
+        stats.secrets += findings.len() as u64;
+        stats.bytes_out += if findings.is_empty() { (commit - start) as u64 } else { self.out.len() as u64 };
+        Ok(commit)
+    }
+}
+
+/// Convenience: redacts `reader` into `writer` with default sizes.
+pub fn redact_stream<R: Read, W: Write>(redactor: &Redactor, reader: R, writer: W) -> io::Result<PipeStats> {
+    StreamRedactor::new(redactor, PipeConfig::default()).run(reader, writer)
+}

@@ -1,0 +1,165 @@
+//! The redactor: findings applied to a buffer, each secret replaced by its fingerprint word.
+
+use std::sync::Arc;
+
+use crate::fingerprint::{Fingerprinter, KeyTooShort};
+use crate::rules::{self, CompiledRule, RuleError, RuleSet, RuleSource};
+use crate::scan::{Finding, ScanScratch, ScanState, resolve_overlaps};
+
+/// An immutable redaction engine: compiled rules plus the fingerprint key. `Send + Sync` and
+/// cheap to clone (an `Arc` inside); per-thread mutable state lives in [`Scratch`].
+#[derive(Debug, Clone)]
+pub struct Redactor {
+    rules: Arc<RuleSet>,
+    fingerprinter: Fingerprinter,
+}
+
+/// Per-worker mutable state for a [`Redactor`]: regex caches and reusable buffers.
+#[derive(Debug)]
+pub struct Scratch {
+    pub(crate) scan: ScanScratch,
+    pub(crate) findings: Vec<Finding>,
+    decode: Vec<u8>,
+}
+
+/// Errors building a redactor.
+#[derive(Debug)]
+pub enum BuildError {
+    /// A rule file or rule is bad.
+    Rule(RuleError),
+    /// The key is too short.
+    Key(KeyTooShort),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildError::Rule(e) => e.fmt(f),
+            BuildError::Key(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+impl From<RuleError> for BuildError {
+    fn from(e: RuleError) -> Self {
+        BuildError::Rule(e)
+    }
+}
+
+impl From<KeyTooShort> for BuildError {
+    fn from(e: KeyTooShort) -> Self {
+        BuildError::Key(e)
+    }
+}
+
+/// Builds a [`Redactor`] from rule sources and a key.
+#[derive(Debug, Default)]
+pub struct RedactorBuilder {
+    builtin: bool,
+    extra: Vec<RuleSource>,
+}
+
+impl RedactorBuilder {
+    /// A builder with the built-in catalogue.
+    pub fn new() -> Self {
+        RedactorBuilder { builtin: true, extra: Vec::new() }
+    }
+
+    /// Whether to include the built-in catalogue (default: yes).
+    pub fn builtin(mut self, yes: bool) -> Self {
+        self.builtin = yes;
+        self
+    }
+
+    /// Adds rule files (after the built-in ones).
+    pub fn rules(mut self, sources: impl IntoIterator<Item = RuleSource>) -> Self {
+        self.extra.extend(sources);
+        self
+    }
+
+    /// Compiles the rules and keys the fingerprints.
+    pub fn build(self, key: &[u8]) -> Result<Redactor, BuildError> {
+        let mut sources = if self.builtin { rules::builtin_sources() } else { Vec::new() };
+        sources.extend(self.extra);
+        let rules = rules::compile_sources(&sources)?;
+        Ok(Redactor::new(Arc::new(rules), Fingerprinter::new(key)?))
+    }
+}
+
+impl Redactor {
+    /// A redactor over compiled rules.
+    pub fn new(rules: Arc<RuleSet>, fingerprinter: Fingerprinter) -> Self {
+        Redactor { rules, fingerprinter }
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The fingerprinter (for adapters that redact values themselves).
+    pub fn fingerprinter(&self) -> &Fingerprinter {
+        &self.fingerprinter
+    }
+
+    /// Fresh per-worker scratch space.
+    pub fn scratch(&self) -> Scratch {
+        Scratch { scan: ScanScratch::new(&self.rules), findings: Vec::new(), decode: Vec::new() }
+    }
+
+    /// The rule that names a finding's kind.
+    pub fn rule(&self, finding: &Finding) -> &CompiledRule {
+        &self.rules.rules[finding.rule as usize]
+    }
+
+    /// Finds the secrets of `hay[range]`, resolved so that none overlap, into `scratch.findings`
+    /// (replacing what was there). `state` carries multi-line blocks between calls.
+    pub fn find(&self, hay: &[u8], range: std::ops::Range<usize>, state: &mut ScanState, scratch: &mut Scratch) {
+        scratch.findings.clear();
+        self.rules.scan(hay, range, state, &mut scratch.scan, &mut scratch.findings);
+        resolve_overlaps(&self.rules, &mut scratch.findings);
+    }
+
+    /// The findings of the last [`Redactor::find`] on this scratch.
+    pub fn findings<'s>(&self, scratch: &'s Scratch) -> &'s [Finding] {
+        &scratch.findings
+    }
+
+    /// Appends `hay[range]` to `out` with the given findings (sorted, non-overlapping, inside
+    /// `range`) replaced.
+    pub fn write_redacted(&self, hay: &[u8], range: std::ops::Range<usize>, findings: &[Finding], decode: &mut Vec<u8>, out: &mut Vec<u8>) {
+        let mut last = range.start;
+        for f in findings {
+            out.extend_from_slice(&hay[last..f.start]);
+            let kind = &self.rules.rules[f.rule as usize].kind;
+            self.fingerprinter.write_replacement(kind, &hay[f.start..f.end], decode, out);
+            last = f.end;
+        }
+        out.extend_from_slice(&hay[last..range.end]);
+    }
+
+    /// Redacts one self-contained buffer (no multi-line state carried in or out) and appends the
+    /// result to `out`. Returns the number of secrets replaced.
+    pub fn redact_into(&self, input: &[u8], scratch: &mut Scratch, out: &mut Vec<u8>) -> usize {
+        let mut state = ScanState::default();
+        self.find(input, 0..input.len(), &mut state, scratch);
+        let Scratch { findings, decode, .. } = scratch;
+        self.write_redacted(input, 0..input.len(), findings, decode, out);
+        findings.len()
+    }
+
+    /// Convenience: redacts `input` into a new vector.
+    pub fn redact(&self, input: &[u8]) -> Vec<u8> {
+        let mut scratch = self.scratch();
+        let mut out = Vec::with_capacity(input.len());
+        self.redact_into(input, &mut scratch, &mut out);
+        out
+    }
+
+    /// Splits borrowed scratch parts for the streaming path.
+    pub(crate) fn decode_buf(scratch: &mut Scratch) -> (&[Finding], &mut Vec<u8>) {
+        (&scratch.findings, &mut scratch.decode)
+    }
+}

@@ -1,0 +1,236 @@
+//! Compiling rule specs into an immutable [`RuleSet`].
+
+use std::collections::{BTreeMap, HashSet};
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex_automata::{PatternID, meta};
+
+use super::{Location, RuleError, RuleSpec};
+use crate::checksum::Checksum;
+use crate::validate::Validators;
+
+/// Fragments that rule regexes may use, expanded before compiling (see `patterns/README.md`).
+const FRAGMENTS: &[(&str, &str)] = &[
+    // A token starts where no word character precedes it, or right after a JSON escape such as
+    // `\n` (whose `n` is a word character, so `\b` alone would miss `"line\nghp_..."`).
+    ("%{lb}", r"(?:\b{start-half}|\\[nrt])"),
+    ("%{rb}", r"\b{end-half}"),
+];
+
+/// The longest anchor-free stretch a rule regex may match, in bytes. A bound is what lets the
+/// streaming path find a credential across an internal buffer edge; see `pipe`.
+pub const MAX_RULE_MATCH_LEN: usize = 64 * 1024;
+
+/// A rule ready to run.
+#[derive(Debug)]
+pub struct CompiledRule {
+    /// Unique id.
+    pub id: String,
+    /// Credential kind.
+    pub kind: String,
+    /// One-line description.
+    pub description: String,
+    /// The file the rule came from.
+    pub file: String,
+    /// Where such a secret sits.
+    pub location: Location,
+    /// Tie-break on identical spans.
+    pub priority: i32,
+    /// Matches the first line of a multi-line block.
+    pub multiline_block: bool,
+    /// Anchors as written.
+    pub anchors: Vec<String>,
+    /// Examples and negatives, kept for `rules check`.
+    pub spec: RuleSpec,
+    pub(crate) regex: meta::Regex,
+    pub(crate) secret_group: usize,
+    pub(crate) key_group: Option<usize>,
+    /// Upper bound of a match's length in bytes.
+    pub(crate) max_len: usize,
+    pub(crate) validators: Validators,
+    pub(crate) checksum: Option<Checksum>,
+}
+
+/// An immutable, compiled rule catalogue with its literal prefilter. Cheap to share across
+/// threads (`Send + Sync`); per-thread mutable state lives in [`crate::scan::ScanScratch`].
+#[derive(Debug)]
+pub struct RuleSet {
+    pub(crate) rules: Vec<CompiledRule>,
+    /// All distinct anchors (lowercased) in one automaton.
+    pub(crate) prefilter: AhoCorasick,
+    /// For each prefilter pattern: the rules to confirm when it is found. This includes the
+    /// rules of every anchor that a leftmost-longest search could hide behind this one (an
+    /// anchor inside it, or one starting inside it), so that non-overlapping search loses no
+    /// candidate.
+    pub(crate) triggers: Vec<Vec<u32>>,
+    /// Bytes a streaming window must keep back: no match is longer than this.
+    pub(crate) overlap: usize,
+}
+
+impl RuleSet {
+    /// Compiles specs (each paired with its file name). Fails on the first bad rule.
+    pub fn compile(specs: Vec<(String, RuleSpec)>) -> Result<RuleSet, RuleError> {
+        let mut rules = Vec::with_capacity(specs.len());
+        let mut ids = HashSet::new();
+        for (file, spec) in specs {
+            if !ids.insert(spec.id.clone()) {
+                return Err(RuleError { file, rule: Some(spec.id), reason: "duplicate rule id".into() });
+            }
+            rules.push(compile_rule(file, spec)?);
+        }
+        if rules.len() > u32::MAX as usize {
+            return Err(RuleError { file: "-".into(), rule: None, reason: "too many rules".into() });
+        }
+
+        // anchor (lowercase) -> rules
+        let mut by_anchor: BTreeMap<Vec<u8>, Vec<u32>> = BTreeMap::new();
+        for (i, rule) in rules.iter().enumerate() {
+            for a in &rule.anchors {
+                by_anchor.entry(a.to_ascii_lowercase().into_bytes()).or_default().push(i as u32);
+            }
+        }
+        let anchors: Vec<Vec<u8>> = by_anchor.keys().cloned().collect();
+        let mut triggers = Vec::with_capacity(anchors.len());
+        for a in &anchors {
+            let mut set: Vec<u32> = Vec::new();
+            for b in &anchors {
+                if hides(a, b) {
+                    set.extend_from_slice(&by_anchor[b]);
+                }
+            }
+            set.sort_unstable();
+            set.dedup();
+            triggers.push(set);
+        }
+        let prefilter = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&anchors)
+            .or_else(|_| {
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&anchors)
+            })
+            .map_err(|e| RuleError { file: "-".into(), rule: None, reason: format!("prefilter: {e}") })?;
+        let overlap = rules.iter().map(|r| r.max_len).max().unwrap_or(0) + 16;
+        Ok(RuleSet { rules, prefilter, triggers, overlap })
+    }
+
+    /// The compiled rules, in load order.
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    /// The longest match any rule can produce, plus look-around margin.
+    pub fn overlap(&self) -> usize {
+        self.overlap
+    }
+}
+
+/// True when an occurrence of `b` can start inside an occurrence of `a` (or be `a` itself), so
+/// that a non-overlapping search reporting `a` could skip it.
+fn hides(a: &[u8], b: &[u8]) -> bool {
+    if a == b || memchr::memmem::find(a, b).is_some() {
+        return true;
+    }
+    // a proper suffix of a is a prefix of b
+    (1..a.len()).any(|i| {
+        let suf = &a[i..];
+        suf.len() < b.len() && b.starts_with(suf)
+    })
+}
+
+fn expand_fragments(regex: &str) -> String {
+    let mut out = regex.to_string();
+    for (name, body) in FRAGMENTS {
+        out = out.replace(name, body);
+    }
+    out
+}
+
+fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError> {
+    let fail = |reason: String| RuleError { file: file.clone(), rule: Some(spec.id.clone()), reason };
+    if spec.id.is_empty() || !spec.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)) {
+        return Err(fail("id must be non-empty lowercase [a-z0-9._-]".into()));
+    }
+    if spec.kind.is_empty() || !spec.kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+        return Err(fail(format!("kind '{}' must be non-empty snake_case [a-z0-9_]", spec.kind)));
+    }
+    if spec.anchors.is_empty() {
+        return Err(fail("no anchors: every rule needs at least one literal for the prefilter".into()));
+    }
+    for a in &spec.anchors {
+        if a.len() < 3 || !a.is_ascii() {
+            return Err(fail(format!("anchor {a:?} must be at least 3 ASCII bytes")));
+        }
+    }
+    let pattern = expand_fragments(&spec.regex);
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(&pattern)
+        .map_err(|e| fail(format!("regex does not parse:\n{e}")))?;
+    let max_len = match hir.properties().maximum_len() {
+        Some(n) if n <= MAX_RULE_MATCH_LEN => n,
+        Some(n) => return Err(fail(format!("regex can match {n} bytes; the limit is {MAX_RULE_MATCH_LEN}"))),
+        None => {
+            return Err(fail(
+                "regex is unbounded (uses +, * or {n,}): bound every repetition, e.g. {1,256}".into(),
+            ));
+        }
+    };
+    let regex = meta::Regex::builder()
+        .configure(meta::Regex::config().utf8_empty(false))
+        .build_from_hir(&hir)
+        .map_err(|e| fail(format!("regex does not compile: {e}")))?;
+    let info = regex.group_info();
+    let secret_group = match info.to_index(PatternID::ZERO, "secret") {
+        Some(g) => g,
+        // A block header's secret is the lines after it, not a group.
+        None if spec.multiline_block => 0,
+        None => return Err(fail("regex has no capture group named 'secret'".into())),
+    };
+    let key_group = info.to_index(PatternID::ZERO, "key");
+    let validators = Validators::from_spec(&spec.validators, spec.min_entropy).map_err(fail)?;
+    if validators.sensitive_key && key_group.is_none() {
+        return Err(fail("validator 'sensitive_key' needs a capture group named 'key'".into()));
+    }
+    let checksum = match &spec.checksum {
+        None => None,
+        Some(name) => Some(Checksum::from_name(name).ok_or_else(|| fail(format!("unknown checksum '{name}'")))?),
+    };
+    Ok(CompiledRule {
+        id: spec.id.clone(),
+        kind: spec.kind.clone(),
+        description: spec.description.clone(),
+        file,
+        location: spec.location,
+        priority: spec.priority,
+        multiline_block: spec.multiline_block,
+        anchors: spec.anchors.clone(),
+        regex,
+        secret_group,
+        key_group,
+        max_len,
+        validators,
+        checksum,
+        spec,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hides_covers_substrings_and_suffix_prefix_overlaps() {
+        assert!(hides(b"proxy-authorization", b"authorization"));
+        assert!(hides(b"abc", b"bcd"));
+        assert!(hides(b"token", b"token"));
+        assert!(!hides(b"token", b"secret"));
+        assert!(!hides(b"bcd", b"abc"));
+    }
+}

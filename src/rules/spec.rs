@@ -1,0 +1,95 @@
+//! The rule file format, as written in `patterns/*.toml` (see `patterns/README.md`).
+
+use serde::Deserialize;
+
+/// One rule file: a list of rules.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    /// The rules, in file order.
+    #[serde(default)]
+    pub rules: Vec<RuleSpec>,
+}
+
+/// A rule as written in a rule file, before compilation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Unique id, `family.name`.
+    pub id: String,
+    /// What the credential is (snake_case); named in the replacement and the metrics.
+    pub kind: String,
+    /// One line for `tokenscrub rules list`.
+    pub description: String,
+    /// Literals of which every match contains at least one (ASCII case-insensitively).
+    pub anchors: Vec<String>,
+    /// The confirming regex; the group `secret` is replaced.
+    pub regex: String,
+    /// Named validators: `jwt`, `not_placeholder`, `token_like`, `sensitive_key`.
+    #[serde(default)]
+    pub validators: Vec<String>,
+    /// Minimum Shannon entropy of the secret, in bits per byte.
+    pub min_entropy: Option<f64>,
+    /// A checksum to verify and record: see [`crate::checksum::Checksum`].
+    pub checksum: Option<String>,
+    /// Where such a secret sits.
+    #[serde(default)]
+    pub location: Location,
+    /// Higher wins the kind when two rules find the same secret span.
+    #[serde(default = "default_priority")]
+    pub priority: i32,
+    /// When true, the regex matches the first line of a multi-line block (a PEM header); the
+    /// lines that follow, up to the block's end marker, are secret. See [`crate::scan`].
+    #[serde(default)]
+    pub multiline_block: bool,
+    /// Inputs with their expected output (replacements written as `REDACTED:<kind>`).
+    #[serde(default)]
+    pub examples: Vec<Example>,
+    /// Inputs that must come out unchanged.
+    #[serde(default)]
+    pub negatives: Vec<String>,
+}
+
+fn default_priority() -> i32 {
+    50
+}
+
+/// An executable example: `input` redacts to `output`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    /// The input text.
+    pub input: String,
+    /// The expected output, replacements written as `REDACTED:<kind>`.
+    pub output: String,
+}
+
+/// Where a secret sits; reported with every finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Location {
+    /// Free text, or a vendor token wherever it is.
+    #[default]
+    Text,
+    /// An HTTP header value (Authorization, X-Api-Key, ...).
+    Header,
+    /// A URL: userinfo password or query parameter.
+    Url,
+    /// The value of a labelled field (`password=`, `"client_secret":`).
+    Field,
+    /// An OTLP attribute (set by the structured adapters).
+    Attribute,
+}
+
+impl Location {
+    /// The lowercase name used in metrics and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Location::Text => "text",
+            Location::Header => "header",
+            Location::Url => "url",
+            Location::Field => "field",
+            Location::Attribute => "attribute",
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Scanning: a literal prefilter over all rule anchors, then each triggered rule's regex, run
+//! only on the line around the anchor.
+//!
+//! Contract (as in regex-automata's prefilters): the prefilter has **no false negatives**. Every
+//! match of a rule regex contains one of the rule's anchors (ASCII case-insensitively); the
+//! anchors of all rules sit in one Aho-Corasick automaton searched leftmost-longest, and each
+//! anchor triggers the rules of every anchor it could hide (see `RuleSet::triggers`). A
+//! triggered rule's regex runs on `[anchor - max_len, anchor_end + max_len]`, clamped to the
+//! line: rules never match across a line end. The only cross-line construct is a multi-line
+//! block (a PEM private key), tracked in [`ScanState`].
+//!
+//! A line without an anchor costs one pass of the prefilter: no allocation and no regex run.
+
+use std::ops::Range;
+
+use aho_corasick::Input as AcInput;
+use memchr::{memchr, memmem, memrchr};
+use regex_automata::{Input, meta, util::captures::Captures};
+
+use crate::checksum::ChecksumResult;
+use crate::fingerprint::inside_replacement;
+use crate::rules::{Location, RuleSet};
+
+/// A secret found in a haystack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finding {
+    /// Start of the secret (byte offset in the haystack).
+    pub start: usize,
+    /// End of the secret (exclusive).
+    pub end: usize,
+    /// Index of the rule that names the kind (in [`RuleSet::rules`]).
+    pub rule: u32,
+    /// Where the secret sits; on identical spans, the most specific location among the rules
+    /// that found it.
+    pub location: Location,
+    /// The rule's checksum verdict.
+    pub checksum: ChecksumResult,
+}
+
+/// Lines of a multi-line block still to treat as secret (bounded, so that a missing end marker
+/// cannot swallow a whole log).
+const MAX_BLOCK_LINES: u32 = 256;
+
+/// State carried from one scanned region to the next: the open multi-line block, if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanState {
+    block: Option<OpenBlock>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OpenBlock {
+    rule: u32,
+    lines_left: u32,
+}
+
+impl ScanState {
+    /// True while inside a multi-line block (a PEM body).
+    pub fn in_block(&self) -> bool {
+        self.block.is_some()
+    }
+}
+
+/// Per-worker mutable scratch: regex caches and buffers. Create one per thread with
+/// [`ScanScratch::new`]; it is reused for every scan and never shared.
+#[derive(Debug)]
+pub struct ScanScratch {
+    caches: Vec<Option<(meta::Cache, Captures)>>,
+    windows: Vec<Window>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    rule: u32,
+    lo: usize,
+    hi: usize,
+}
+
+impl ScanScratch {
+    /// Scratch space for scanning with `rules`.
+    pub fn new(rules: &RuleSet) -> Self {
+        ScanScratch { caches: (0..rules.rules.len()).map(|_| None).collect(), windows: Vec::new() }
+    }
+}
+
+impl RuleSet {
+    /// Appends to `out` every finding in `hay[range]` (offsets are into `hay`; bytes of `hay`
+    /// outside `range` are context for look-around only). Findings may overlap: see
+    /// [`resolve_overlaps`].
+    pub fn scan(
+        &self,
+        hay: &[u8],
+        range: Range<usize>,
+        state: &mut ScanState,
+        scratch: &mut ScanScratch,
+        out: &mut Vec<Finding>,
+    ) {
+        if scratch.caches.len() != self.rules.len() {
+            *scratch = ScanScratch::new(self);
+        }
+        let end = range.end;
+        let mut pos = range.start;
+        while pos < end {
+            if state.block.is_some() {
+                pos = self.block_lines(hay, pos, end, state, out);
+                continue;
+            }
+            let Some(m) = self.prefilter.find(AcInput::new(hay).span(pos..end)) else { break };
+            let line_lo = memrchr(b'\n', &hay[range.start..m.start()]).map_or(range.start, |i| range.start + i + 1);
+            let line_hi = memchr(b'\n', &hay[m.end()..end]).map_or(end, |i| m.end() + i);
+            scratch.windows.clear();
+            self.push_windows(m.pattern().as_usize(), m.start(), m.end(), line_lo, line_hi, &mut scratch.windows);
+            let mut p = m.end();
+            while p < line_hi {
+                let Some(m) = self.prefilter.find(AcInput::new(hay).span(p..line_hi)) else { break };
+                self.push_windows(m.pattern().as_usize(), m.start(), m.end(), line_lo, line_hi, &mut scratch.windows);
+                p = m.end();
+            }
+            self.confirm_line(hay, line_hi, state, scratch, out);
+            pos = line_hi + 1;
+        }
+    }
+
+    fn push_windows(&self, pattern: usize, s: usize, e: usize, lo: usize, hi: usize, windows: &mut Vec<Window>) {
+        for &r in &self.triggers[pattern] {
+            let max = self.rules[r as usize].max_len;
+            windows.push(Window { rule: r, lo: s.saturating_sub(max).max(lo), hi: (e + max).min(hi) });
+        }
+    }
+
+    /// Runs each triggered rule once per merged window of one line.
+    fn confirm_line(&self, hay: &[u8], line_hi: usize, state: &mut ScanState, scratch: &mut ScanScratch, out: &mut Vec<Finding>) {
+        let windows = &mut scratch.windows;
+        windows.sort_unstable_by_key(|w| (w.rule, w.lo));
+        let mut i = 0;
+        while i < windows.len() {
+            let Window { rule, lo, mut hi } = windows[i];
+            i += 1;
+            while i < windows.len() && windows[i].rule == rule && windows[i].lo <= hi {
+                hi = hi.max(windows[i].hi);
+                i += 1;
+            }
+            let compiled = &self.rules[rule as usize];
+            let (cache, caps) = scratch.caches[rule as usize]
+                .get_or_insert_with(|| (compiled.regex.create_cache(), compiled.regex.create_captures()));
+            let mut input = Input::new(hay).span(lo..hi);
+            loop {
+                compiled.regex.search_captures_with(cache, &input, caps);
+                let Some(m) = caps.get_match() else { break };
+                if compiled.multiline_block {
+                    // The header line of a block; the body follows unless the end marker is here.
+                    if memmem::find(&hay[m.end()..line_hi], b"-----END").is_none() {
+                        state.block = Some(OpenBlock { rule, lines_left: MAX_BLOCK_LINES });
+                    }
+                } else if let Some(s) = caps.get_group(compiled.secret_group) {
+                    let secret = &hay[s.start..s.end];
+                    let key = compiled.key_group.and_then(|g| caps.get_group(g)).map(|k| &hay[k.start..k.end]);
+                    if !secret.is_empty() && !inside_replacement(hay, s.start) && compiled.validators.accept(secret, key) {
+                        out.push(Finding {
+                            start: s.start,
+                            end: s.end,
+                            rule,
+                            location: compiled.location,
+                            checksum: compiled.checksum.map_or(ChecksumResult::None, |c| c.verify(secret)),
+                        });
+                    }
+                }
+                let next = if m.end() > m.start() { m.end() } else { m.end() + 1 };
+                if next >= hi {
+                    break;
+                }
+                input.set_start(next);
+            }
+        }
+    }
+
+    /// Body lines of an open block: the trailing base64 run of each line is secret, up to the
+    /// end marker. Returns where scanning resumes.
+    fn block_lines(&self, hay: &[u8], mut pos: usize, end: usize, state: &mut ScanState, out: &mut Vec<Finding>) -> usize {
+        while pos < end {
+            let Some(block) = state.block else { return pos };
+            let line_hi = memchr(b'\n', &hay[pos..end]).map_or(end, |i| pos + i);
+            let line = &hay[pos..line_hi];
+            let (body_end, resume) = match memmem::find(line, b"-----END") {
+                Some(i) => {
+                    state.block = None;
+                    (pos + i, pos + i)
+                }
+                None => {
+                    let lines_left = block.lines_left - 1;
+                    state.block = (lines_left > 0).then_some(OpenBlock { lines_left, ..block });
+                    (line_hi, line_hi + 1)
+                }
+            };
+            let rule = block.rule;
+            let mut stop = body_end;
+            while stop > pos && matches!(hay[stop - 1], b'\r' | b' ' | b'\t') {
+                stop -= 1;
+            }
+            let mut start = stop;
+            while start > pos && is_base64_byte(hay[start - 1]) {
+                start -= 1;
+            }
+            if start < stop {
+                out.push(Finding { start, end: stop, rule, location: self.rules[rule as usize].location, checksum: ChecksumResult::None });
+            }
+            pos = resume;
+            if state.block.is_none() {
+                return pos;
+            }
+        }
+        pos
+    }
+}
+
+fn is_base64_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='
+}
+
+/// Sorts findings and drops overlaps, deterministically: the earliest start wins; on equal
+/// starts the longest; on identical spans the highest rule priority names the kind (ties: the
+/// rule loaded first), and the location is the most specific one any of them reported (a vendor
+/// token found inside an `Authorization` header is a `github_classic` in a `header`).
+pub fn resolve_overlaps(rules: &RuleSet, findings: &mut Vec<Finding>) {
+    if findings.len() < 2 {
+        return;
+    }
+    findings.sort_unstable_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then(b.end.cmp(&a.end))
+            .then(rules.rules[b.rule as usize].priority.cmp(&rules.rules[a.rule as usize].priority))
+            .then(a.rule.cmp(&b.rule))
+    });
+    let mut kept = 0;
+    for i in 0..findings.len() {
+        let f = findings[i];
+        if kept > 0 {
+            let last = &mut findings[kept - 1];
+            if f.start == last.start && f.end == last.end {
+                if last.location == Location::Text {
+                    last.location = f.location;
+                }
+                continue;
+            }
+            if f.start < last.end {
+                continue;
+            }
+        }
+        findings[kept] = f;
+        kept += 1;
+    }
+    findings.truncate(kept);
+}

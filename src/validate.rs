@@ -1,0 +1,201 @@
+//! Validators: cheap checks a candidate secret must pass after its regex matched.
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+/// The validators a rule asked for.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Validators {
+    pub jwt: bool,
+    pub not_placeholder: bool,
+    pub token_like: bool,
+    pub sensitive_key: bool,
+    pub min_entropy: Option<f64>,
+}
+
+impl Validators {
+    pub(crate) fn from_spec(names: &[String], min_entropy: Option<f64>) -> Result<Self, String> {
+        let mut v = Validators { min_entropy, ..Default::default() };
+        for name in names {
+            match name.as_str() {
+                "jwt" => v.jwt = true,
+                "not_placeholder" => v.not_placeholder = true,
+                "token_like" => v.token_like = true,
+                "sensitive_key" => v.sensitive_key = true,
+                other => {
+                    return Err(format!(
+                        "unknown validator '{other}' (known: jwt, not_placeholder, token_like, sensitive_key)"
+                    ));
+                }
+            }
+        }
+        if let Some(e) = min_entropy {
+            if !(0.0..=8.0).contains(&e) {
+                return Err(format!("min_entropy {e} is outside 0..=8 bits per byte"));
+            }
+        }
+        Ok(v)
+    }
+
+    /// True when `secret` (and `key`, the labelled field name if the rule captures one) pass.
+    pub(crate) fn accept(&self, secret: &[u8], key: Option<&[u8]>) -> bool {
+        if self.not_placeholder && is_placeholder(secret) {
+            return false;
+        }
+        if self.token_like && !token_like(secret) {
+            return false;
+        }
+        if self.sensitive_key && key.is_some_and(is_insensitive_key) {
+            return false;
+        }
+        if let Some(min) = self.min_entropy {
+            if shannon_entropy(secret) < min {
+                return false;
+            }
+        }
+        if self.jwt && !is_jwt(secret) {
+            return false;
+        }
+        true
+    }
+}
+
+/// Values that stand in for a secret rather than being one: empty, masked, templated, null.
+pub fn is_placeholder(v: &[u8]) -> bool {
+    let v = v.trim_ascii();
+    if v.is_empty() {
+        return true;
+    }
+    // masked: "****", "xxxxxx", "sk_live_****3H2X", "••••" (UTF-8 bullets are non-ASCII: caught below)
+    if v.windows(3).any(|w| w == b"***") || v.iter().all(|&b| b == b'x' || b == b'X' || b == b'*' || b == b'.' || b == b'#' || b == b'-') {
+        return true;
+    }
+    if v.windows(3).any(|w| w == "•".as_bytes()) {
+        return true;
+    }
+    // templated: ${VAR}, {{ var }}, <password>, %(pw)s, $VAR, %VAR%
+    if v.starts_with(b"${") || v.starts_with(b"{{") || v.starts_with(b"<") || v.starts_with(b"%(") || v.starts_with(b"#{") {
+        return true;
+    }
+    if v[0] == b'$' && v[1..].iter().all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+        return true;
+    }
+    if v.len() > 2 && v[0] == b'%' && v[v.len() - 1] == b'%' {
+        return true;
+    }
+    const WORDS: &[&[u8]] = &[
+        b"null", b"nil", b"none", b"undefined", b"true", b"false", b"redacted", b"[redacted]", b"[filtered]",
+        b"filtered", b"[hidden]", b"hidden", b"masked", b"[masked]", b"removed", b"[removed]", b"n/a", b"na",
+        b"omitted", b"[omitted]", b"your_api_key", b"your-api-key",
+        b"your_token", b"xxx", b"todo", b"tbd", b"example", b"sensitive", b"[sensitive]",
+    ];
+    WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
+}
+
+/// Looks like a generated token rather than a word: a letter and a digit, or long, mixed-case
+/// and varied.
+pub fn token_like(v: &[u8]) -> bool {
+    let digit = v.iter().any(u8::is_ascii_digit);
+    let lower = v.iter().any(u8::is_ascii_lowercase);
+    let upper = v.iter().any(u8::is_ascii_uppercase);
+    if digit && (lower || upper) {
+        return true;
+    }
+    v.len() >= 20 && lower && upper && shannon_entropy(v) >= 3.5
+}
+
+/// Shannon entropy in bits per byte.
+pub fn shannon_entropy(v: &[u8]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in v {
+        counts[b as usize] += 1;
+    }
+    let n = v.len() as f64;
+    counts.iter().filter(|&&c| c > 0).map(|&c| {
+        let p = c as f64 / n;
+        -p * p.log2()
+    }).sum()
+}
+
+/// Field names that end like a sensitive key but hold no secret (pagination cursors and such).
+fn is_insensitive_key(key: &[u8]) -> bool {
+    const PREFIXES: &[&[u8]] = &[
+        b"page", b"next", b"prev", b"previous", b"continuation", b"cursor", b"sync", b"pagination",
+        b"resume", b"start", b"end", b"last", b"first", b"max", b"min", b"num", b"total", b"count",
+        b"csrf", b"xsrf", b"public", b"cancellation", b"idempotency", b"request", b"trace",
+    ];
+    let key: Vec<u8> = key.iter().filter(|b| b.is_ascii_alphanumeric()).map(u8::to_ascii_lowercase).collect();
+    PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+const B64URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Decodes one base64url JWT segment (padding optional).
+pub fn decode_segment(seg: &[u8]) -> Option<Vec<u8>> {
+    B64URL.decode(seg).ok()
+}
+
+/// A JWS (3 segments) or JWE (5 segments) compact token whose header decodes to a JSON object
+/// naming `alg` (JWE also `enc`). Unsigned `alg: none` tokens have an empty third segment.
+pub fn is_jwt(token: &[u8]) -> bool {
+    let mut segs = token.split(|&b| b == b'.');
+    let Some(header) = segs.next() else { return false };
+    let rest: Vec<&[u8]> = segs.collect();
+    if !(rest.len() == 2 || rest.len() == 4) {
+        return false;
+    }
+    let Some(h) = decode_segment(header) else { return false };
+    let h = h.trim_ascii();
+    if h.first() != Some(&b'{') || h.last() != Some(&b'}') || memchr::memmem::find(h, b"\"alg\"").is_none() {
+        return false;
+    }
+    if rest.len() == 4 {
+        // JWE: header, encrypted key (empty for "dir"), iv, ciphertext, tag
+        return memchr::memmem::find(h, b"\"enc\"").is_some() && !rest[2].is_empty() && !rest[1].is_empty();
+    }
+    // JWS: payload must be present; an empty signature only with alg none
+    !rest[0].is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders() {
+        for p in ["", "****", "<redacted>", "${DB_PASS}", "null", "[FILTERED]", "sk_live_****3H2X", "xxxxxxxx", "{{ pw }}", "$PASSWORD", "%PW%"] {
+            assert!(is_placeholder(p.as_bytes()), "{p}");
+        }
+        for s in ["hunter2!x", "Z_%4Ese~zA$J!W~1MfTHG", "ab*cd", "r3Ves%23C711mSURbLgg_"] {
+            assert!(!is_placeholder(s.as_bytes()), "{s}");
+        }
+    }
+
+    #[test]
+    fn jwt_structure() {
+        // {"alg":"HS256","typ":"JWT"} . {"sub":"1"} . sig
+        let jws = b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+        assert!(is_jwt(jws));
+        // alg none, empty signature
+        assert!(is_jwt(b"eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."));
+        // a cursor: one segment
+        assert!(!is_jwt(b"eyJpZCI6MTg3Mjk1LCJ0cyI6MTc5NTMxMTgxN30"));
+        // header without alg
+        assert!(!is_jwt(b"eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiIxIn0.c2ln"));
+    }
+
+    #[test]
+    fn token_likeness() {
+        assert!(token_like(b"nxNe5soTmF7bcrvdFpbchUBFDUFN7itO"));
+        assert!(!token_like(b"authentication"));
+        assert!(!token_like(b"AuthenticationRequired"));
+    }
+}
