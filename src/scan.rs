@@ -200,7 +200,7 @@ impl RuleSet {
             while start > pos && is_base64_byte(hay[start - 1]) {
                 start -= 1;
             }
-            if start < stop {
+            if start < stop && !inside_replacement(hay, start) {
                 out.push(Finding { start, end: stop, rule, location: self.rules[rule as usize].location, checksum: ChecksumResult::None });
             }
             pos = resume;

@@ -10,6 +10,7 @@ pub(crate) struct Validators {
     pub not_placeholder: bool,
     pub token_like: bool,
     pub sensitive_key: bool,
+    pub basic_auth: bool,
     pub min_entropy: Option<f64>,
 }
 
@@ -22,9 +23,10 @@ impl Validators {
                 "not_placeholder" => v.not_placeholder = true,
                 "token_like" => v.token_like = true,
                 "sensitive_key" => v.sensitive_key = true,
+                "basic_auth" => v.basic_auth = true,
                 other => {
                     return Err(format!(
-                        "unknown validator '{other}' (known: jwt, not_placeholder, token_like, sensitive_key)"
+                        "unknown validator '{other}' (known: jwt, not_placeholder, token_like, sensitive_key, basic_auth)"
                     ));
                 }
             }
@@ -52,6 +54,9 @@ impl Validators {
             if shannon_entropy(secret) < min {
                 return false;
             }
+        }
+        if self.basic_auth && !is_basic_credentials(secret) {
+            return false;
         }
         if self.jwt && !is_jwt(secret) {
             return false;
@@ -86,7 +91,7 @@ pub fn is_placeholder(v: &[u8]) -> bool {
     const WORDS: &[&[u8]] = &[
         b"null", b"nil", b"none", b"undefined", b"true", b"false", b"redacted", b"[redacted]", b"[filtered]",
         b"filtered", b"[hidden]", b"hidden", b"masked", b"[masked]", b"removed", b"[removed]", b"n/a", b"na",
-        b"omitted", b"[omitted]", b"your_api_key", b"your-api-key",
+        b"omitted", b"[omitted]", b"bearer", b"basic", b"token", b"digest", b"negotiate", b"ntlm", b"flyv1", b"ssws", b"apikey", b"your_api_key", b"your-api-key",
         b"your_token", b"xxx", b"todo", b"tbd", b"example", b"sensitive", b"[sensitive]",
     ];
     WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
@@ -101,7 +106,7 @@ pub fn token_like(v: &[u8]) -> bool {
     if digit && (lower || upper) {
         return true;
     }
-    v.len() >= 20 && lower && upper && shannon_entropy(v) >= 3.5
+    v.len() >= 20 && lower && upper && shannon_entropy(v) >= 3.9
 }
 
 /// Shannon entropy in bits per byte.
@@ -137,6 +142,13 @@ const B64URL: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::Indifferent)
         .with_decode_allow_trailing_bits(true),
 );
+
+/// Standard base64 that decodes to printable `user:password` text (RFC 7617).
+pub fn is_basic_credentials(v: &[u8]) -> bool {
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(v) else { return false };
+    let Ok(text) = std::str::from_utf8(&decoded) else { return false };
+    text.find(':').is_some_and(|i| i > 0) && !text.chars().any(char::is_control)
+}
 
 /// Decodes one base64url JWT segment (padding optional).
 pub fn decode_segment(seg: &[u8]) -> Option<Vec<u8>> {

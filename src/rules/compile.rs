@@ -15,6 +15,10 @@ const FRAGMENTS: &[(&str, &str)] = &[
     // `\n` (whose `n` is a word character, so `\b` alone would miss `"line\nghp_..."`).
     ("%{lb}", r"(?:\b{start-half}|\\[nrt])"),
     ("%{rb}", r"\b{end-half}"),
+    // Between a key and its value in every common rendering: `Key: v`, `"key":"v"`,
+    // `\"key\":\"v\"`, `'key': 'v'`, `key=v`, `key="v"`, `Key:[v]` (Go), `Key=[v]` (Java),
+    // `"key": ["v"]`, `"key"=>"v"` (Ruby).
+    ("%{kv}", r#"(?:\\{0,7}["'])?(?:[ \t]{0,4}(?:=>|:)[ \t]{0,4}|=|[ \t]{1,4}=[ \t]{1,4})(?:\[[ \t]{0,2})?(?:\\{0,7}["'])?"#),
 ];
 
 /// The longest anchor-free stretch a rule regex may match, in bytes. A bound is what lets the
