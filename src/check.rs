@@ -61,6 +61,14 @@ pub fn check_rules(redactor: &Redactor, select: impl Fn(&CompiledRule) -> bool) 
                     String::from_utf8_lossy(&shown)
                 ));
             }
+            // The same example at the end of a line (LF and CRLF) must give the same result: a
+            // rule whose boundary needs the next byte must see it across the line end.
+            for eol in ["\n", "\r\n"] {
+                let with_eol = redactor.redact(format!("{}{eol}", ex.input).as_bytes());
+                if strip_fingerprints(&with_eol) != format!("{}{eol}", ex.output).as_bytes() {
+                    fail(format!("example {}: differs when followed by {:?}", i + 1, eol));
+                }
+            }
             let again = redactor.redact(&out);
             if again != out {
                 fail(format!("example {}: redacting the output again changes it", i + 1));

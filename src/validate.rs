@@ -68,6 +68,9 @@ impl Validators {
 /// Values that stand in for a secret rather than being one: empty, masked, templated, null.
 pub fn is_placeholder(v: &[u8]) -> bool {
     let v = v.trim_ascii();
+    // "[FILTERED]" cut short by a value class that stops at ']' is still a placeholder.
+    let v = v.strip_prefix(b"[").unwrap_or(v);
+    let v = v.strip_suffix(b"]").unwrap_or(v);
     if v.is_empty() {
         return true;
     }
@@ -89,10 +92,9 @@ pub fn is_placeholder(v: &[u8]) -> bool {
         return true;
     }
     const WORDS: &[&[u8]] = &[
-        b"null", b"nil", b"none", b"undefined", b"true", b"false", b"redacted", b"[redacted]", b"[filtered]",
-        b"filtered", b"[hidden]", b"hidden", b"masked", b"[masked]", b"removed", b"[removed]", b"n/a", b"na",
-        b"omitted", b"[omitted]", b"bearer", b"basic", b"token", b"digest", b"negotiate", b"ntlm", b"flyv1", b"ssws", b"apikey", b"your_api_key", b"your-api-key",
-        b"your_token", b"xxx", b"todo", b"tbd", b"example", b"sensitive", b"[sensitive]",
+        b"null", b"nil", b"none", b"undefined", b"true", b"false", b"redacted", b"filtered", b"hidden", b"masked",
+        b"removed", b"n/a", b"omitted", b"bearer", b"basic", b"token", b"digest", b"negotiate", b"ntlm", b"flyv1", b"ssws", b"apikey", b"your_api_key", b"your-api-key",
+        b"your_token", b"xxx", b"todo", b"tbd", b"example", b"sensitive",
     ];
     WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
 }
