@@ -16,7 +16,10 @@ fn main() {
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let name = f.file_name().unwrap().to_string_lossy();
-        src.push_str(&format!("    ({name:?}, include_str!({:?})),\n", f.display().to_string()));
+        src.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            f.display().to_string()
+        ));
     }
     src.push_str("];\n");
     let out = Path::new(&env::var("OUT_DIR").unwrap()).join("builtin_rules.rs");

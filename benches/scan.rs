@@ -1,1 +1,67 @@
-fn main(){}
+//! Scan throughput on generated inputs. Each bench asserts its expected redaction count, so a
+//! fast wrong answer fails; engine build time is measured apart from scan time.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tokenscrub::RedactorBuilder;
+
+const KEY: &[u8] = b"bench key: 0123456789abcdef0123456789";
+
+/// Realistic log lines without credentials (JSON, logfmt, access logs, trace ids).
+fn clean_lines() -> Vec<String> {
+    (0..200)
+        .map(|i| match i % 4 {
+            0 => format!(
+                r#"{{"ts":"2026-11-22T00:00:{:02}.123Z","level":"info","msg":"request done","trace_id":"7cbe6900040c74c025eff77a2bdd{i:04x}","status":200,"duration_ms":{i}}}"#,
+                i % 60
+            ),
+            1 => format!("10.0.0.{} - - [22/Nov/2026:00:00:12 +0000] \"GET /api/v1/orders/{i}?page=2 HTTP/1.1\" 200 512 \"-\" \"curl/8.5.0\"", i % 255),
+            2 => format!("time=2026-11-22T00:00:10Z level=info msg=\"cache hit\" key=orders:{i} component=billing duration={i}ms"),
+            _ => format!("Nov 22 00:00:00 web-01 app[{i}]: processed job 75eb5e4e-a1da-4093-bc02-091edcd8{i:04x} in {i}ms"),
+        })
+        .collect()
+}
+
+fn input(lines: usize, secret_every: usize) -> (Vec<u8>, usize) {
+    let clean = clean_lines();
+    let mut out = Vec::new();
+    let mut secrets = 0;
+    for i in 0..lines {
+        if secret_every > 0 && i % secret_every == 0 {
+            out.extend_from_slice(format!("GET /x?access_token=Zm9vYmFyYmF6cXV4{i:08} HTTP/1.1 Authorization: Bearer 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\n").as_bytes());
+            secrets += 2;
+        } else {
+            out.extend_from_slice(clean[i % clean.len()].as_bytes());
+            out.push(b'\n');
+        }
+    }
+    (out, secrets)
+}
+
+fn bench(c: &mut Criterion) {
+    c.bench_function("build_redactor", |b| {
+        b.iter(|| black_box(RedactorBuilder::new().build(KEY).unwrap()))
+    });
+
+    let redactor = RedactorBuilder::new().build(KEY).unwrap();
+    let mut group = c.benchmark_group("scan");
+    for (name, every) in [("clean", 0), ("one_per_200_lines", 200), ("dense", 1)] {
+        let (data, expected) = input(50_000, every);
+        let mut scratch = redactor.scratch();
+        let mut out = Vec::with_capacity(data.len());
+        out.clear();
+        assert_eq!(redactor.redact_into(&data, &mut scratch, &mut out), expected, "{name}");
+        group.throughput(Throughput::Bytes(data.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                black_box(redactor.redact_into(black_box(&data), &mut scratch, &mut out))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

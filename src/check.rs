@@ -45,7 +45,13 @@ pub fn check_rules(redactor: &Redactor, select: impl Fn(&CompiledRule) -> bool) 
     let mut summary = CheckSummary::default();
     for rule in redactor.rules().rules().iter().filter(|r| select(r)) {
         summary.rules += 1;
-        let mut fail = |what: String| failures.push(CheckFailure { file: rule.file.clone(), rule: rule.id.clone(), what });
+        let mut fail = |what: String| {
+            failures.push(CheckFailure {
+                file: rule.file.clone(),
+                rule: rule.id.clone(),
+                what,
+            })
+        };
         if rule.spec.examples.is_empty() {
             fail("has no examples".into());
         }
@@ -53,7 +59,8 @@ pub fn check_rules(redactor: &Redactor, select: impl Fn(&CompiledRule) -> bool) 
             summary.examples += 1;
             let out = redactor.redact(ex.input.as_bytes());
             let shown = strip_fingerprints(&out);
-            if shown != ex.output.as_bytes() {
+            let base_ok = shown == ex.output.as_bytes();
+            if !base_ok {
                 fail(format!(
                     "example {}: expected\n    {}\n  got\n    {}",
                     i + 1,
@@ -63,7 +70,7 @@ pub fn check_rules(redactor: &Redactor, select: impl Fn(&CompiledRule) -> bool) 
             }
             // The same example at the end of a line (LF and CRLF) must give the same result: a
             // rule whose boundary needs the next byte must see it across the line end.
-            for eol in ["\n", "\r\n"] {
+            for eol in ["\n", "\r\n"].into_iter().filter(|_| base_ok) {
                 let with_eol = redactor.redact(format!("{}{eol}", ex.input).as_bytes());
                 if strip_fingerprints(&with_eol) != format!("{}{eol}", ex.output).as_bytes() {
                     fail(format!("example {}: differs when followed by {:?}", i + 1, eol));
@@ -91,7 +98,11 @@ pub fn check_rules(redactor: &Redactor, select: impl Fn(&CompiledRule) -> bool) 
             }
             let out = redactor.redact(neg.as_bytes());
             if out != neg.as_bytes() {
-                fail(format!("negative {}: changed to {:?}", i + 1, String::from_utf8_lossy(&out)));
+                fail(format!(
+                    "negative {}: changed to {:?}",
+                    i + 1,
+                    String::from_utf8_lossy(&out)
+                ));
             }
         }
     }
@@ -108,8 +119,14 @@ fn isolated_matches(rule: &CompiledRule, hay: &[u8]) -> Vec<(usize, usize)> {
         rule.regex.search_captures_with(&mut cache, &input, &mut caps);
         let Some(m) = caps.get_match() else { break };
         if let Some(s) = caps.get_group(rule.secret_group) {
-            let key = rule.key_group.and_then(|g| caps.get_group(g)).map(|k| &hay[k.start..k.end]);
-            if !s.is_empty() && rule.validators.accept(&hay[s.start..s.end], key) && !crate::fingerprint::inside_replacement(hay, s.start) {
+            let key = rule
+                .key_group
+                .and_then(|g| caps.get_group(g))
+                .map(|k| &hay[k.start..k.end]);
+            if !s.is_empty()
+                && rule.validators.accept(&hay[s.start..s.end], key)
+                && !crate::fingerprint::inside_replacement(hay, s.start)
+            {
                 found.push((m.start(), m.end()));
             }
         }
@@ -137,7 +154,11 @@ pub fn strip_fingerprints(out: &[u8]) -> Vec<u8> {
                 j += 1;
             }
             let hex_end = j + 1 + FINGERPRINT_HEX_LEN;
-            if j < out.len() && out[j] == b':' && hex_end <= out.len() && out[j + 1..hex_end].iter().all(u8::is_ascii_hexdigit) {
+            if j < out.len()
+                && out[j] == b':'
+                && hex_end <= out.len()
+                && out[j + 1..hex_end].iter().all(u8::is_ascii_hexdigit)
+            {
                 result.extend_from_slice(&out[i..j]);
                 i = hex_end;
                 continue;

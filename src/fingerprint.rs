@@ -36,7 +36,11 @@ pub struct KeyTooShort(pub usize);
 
 impl std::fmt::Display for KeyTooShort {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "fingerprint key is {} bytes; at least {MIN_KEY_LEN} are required", self.0)
+        write!(
+            f,
+            "fingerprint key is {} bytes; at least {MIN_KEY_LEN} are required",
+            self.0
+        )
     }
 }
 
@@ -48,7 +52,9 @@ impl Fingerprinter {
         if key.len() < MIN_KEY_LEN {
             return Err(KeyTooShort(key.len()));
         }
-        Ok(Fingerprinter { mac: <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length") })
+        Ok(Fingerprinter {
+            mac: <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length"),
+        })
     }
 
     /// The 64-bit fingerprint of a secret, after decoding its escapes. `scratch` is reused.
@@ -84,7 +90,9 @@ pub fn inside_replacement(hay: &[u8], at: usize) -> bool {
     // A word is at most prefix + kind (<= 64) + ':' + 16 hex long.
     let from = at.saturating_sub(REPLACEMENT_PREFIX.len() + 64 + 1 + FINGERPRINT_HEX_LEN);
     let to = (at + REPLACEMENT_PREFIX.len()).min(hay.len());
-    let Some(rel) = memchr::memmem::rfind(&hay[from..to], REPLACEMENT_PREFIX) else { return false };
+    let Some(rel) = memchr::memmem::rfind(&hay[from..to], REPLACEMENT_PREFIX) else {
+        return false;
+    };
     let start = from + rel;
     let kind_start = start + REPLACEMENT_PREFIX.len();
     let mut i = kind_start;
@@ -96,7 +104,11 @@ pub fn inside_replacement(hay: &[u8], at: usize) -> bool {
     }
     let hex_start = i + 1;
     let hex_end = hex_start + FINGERPRINT_HEX_LEN;
-    if hex_end > hay.len() || !hay[hex_start..hex_end].iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)) {
+    if hex_end > hay.len()
+        || !hay[hex_start..hex_end]
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    {
         return false;
     }
     at >= start && at < hex_end
@@ -181,7 +193,10 @@ fn json_unescape(s: &[u8], out: &mut Vec<u8>) {
         }
         if c == b'u' && i + 6 <= s.len() {
             let h = &s[i + 2..i + 6];
-            if let Some(v) = h.iter().try_fold(0u32, |acc, &b| hex_val(b).map(|d| acc << 4 | d as u32)) {
+            if let Some(v) = h
+                .iter()
+                .try_fold(0u32, |acc, &b| hex_val(b).map(|d| acc << 4 | d as u32))
+            {
                 let ch = char::from_u32(v).unwrap_or('\u{fffd}');
                 let mut buf = [0u8; 4];
                 out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
@@ -215,7 +230,9 @@ mod tests {
     fn key_matters_and_is_checked() {
         let mut s = Vec::new();
         let a = Fingerprinter::new(KEY).unwrap().fingerprint(b"x", &mut s);
-        let b = Fingerprinter::new(b"fedcba9876543210fedcba9876543210").unwrap().fingerprint(b"x", &mut s);
+        let b = Fingerprinter::new(b"fedcba9876543210fedcba9876543210")
+            .unwrap()
+            .fingerprint(b"x", &mut s);
         assert_ne!(a, b);
         assert_eq!(Fingerprinter::new(b"short").unwrap_err(), KeyTooShort(5));
         assert!(!format!("{:?}", Fingerprinter::new(KEY).unwrap()).contains("0123"));

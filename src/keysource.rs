@@ -33,7 +33,10 @@ pub struct ResolvedKey {
 
 impl std::fmt::Debug for ResolvedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResolvedKey").field("bytes", &"<hidden>").field("origin", &self.origin).finish()
+        f.debug_struct("ResolvedKey")
+            .field("bytes", &"<hidden>")
+            .field("origin", &self.origin)
+            .finish()
     }
 }
 
@@ -67,16 +70,26 @@ impl std::error::Error for KeyError {}
 
 /// Resolves the key: `key_file`, else `env_value`, else the state file under `state_dir`
 /// (created with mode 0600 if missing), else an ephemeral key.
-pub fn resolve_key(key_file: Option<&Path>, env_value: Option<&[u8]>, state_dir: Option<&Path>) -> Result<ResolvedKey, KeyError> {
+pub fn resolve_key(
+    key_file: Option<&Path>,
+    env_value: Option<&[u8]>,
+    state_dir: Option<&Path>,
+) -> Result<ResolvedKey, KeyError> {
     if let Some(path) = key_file {
         let raw = fs::read(path).map_err(|e| KeyError(format!("cannot read key file {}: {e}", path.display())))?;
         let bytes = trim_newline(&raw).to_vec();
         check_len(&bytes, &format!("key file {}", path.display()))?;
-        return Ok(ResolvedKey { bytes, origin: KeyOrigin::File(path.to_path_buf()) });
+        return Ok(ResolvedKey {
+            bytes,
+            origin: KeyOrigin::File(path.to_path_buf()),
+        });
     }
     if let Some(v) = env_value {
         check_len(v, KEY_ENV)?;
-        return Ok(ResolvedKey { bytes: v.to_vec(), origin: KeyOrigin::Env });
+        return Ok(ResolvedKey {
+            bytes: v.to_vec(),
+            origin: KeyOrigin::Env,
+        });
     }
     if let Some(dir) = state_dir {
         let path = dir.join("key");
@@ -84,24 +97,39 @@ pub fn resolve_key(key_file: Option<&Path>, env_value: Option<&[u8]>, state_dir:
             Ok(raw) => {
                 let bytes = trim_newline(&raw).to_vec();
                 check_len(&bytes, &format!("key file {}", path.display()))?;
-                return Ok(ResolvedKey { bytes, origin: KeyOrigin::StateFile(path) });
+                return Ok(ResolvedKey {
+                    bytes,
+                    origin: KeyOrigin::StateFile(path),
+                });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Ok(bytes) = create_state_key(dir, &path) {
-                    return Ok(ResolvedKey { bytes, origin: KeyOrigin::StateFile(path) });
+                    return Ok(ResolvedKey {
+                        bytes,
+                        origin: KeyOrigin::StateFile(path),
+                    });
                 }
                 // Fall through: an unwritable home still gets a working (ephemeral) key.
             }
             Err(e) => return Err(KeyError(format!("cannot read key file {}: {e}", path.display()))),
         }
     }
-    Ok(ResolvedKey { bytes: random_key_text()?, origin: KeyOrigin::Ephemeral })
+    Ok(ResolvedKey {
+        bytes: random_key_text()?,
+        origin: KeyOrigin::Ephemeral,
+    })
 }
 
 /// The default state directory: `$XDG_STATE_HOME/tokenscrub`, else `$HOME/.local/state/tokenscrub`.
 pub fn default_state_dir() -> Option<PathBuf> {
-    let xdg = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
-    let base = xdg.or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".local/state")))?;
+    let xdg = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let base = xdg.or_else(|| {
+        std::env::var_os("HOME")
+            .filter(|v| !v.is_empty())
+            .map(|h| PathBuf::from(h).join(".local/state"))
+    })?;
     Some(base.join("tokenscrub"))
 }
 
@@ -112,7 +140,10 @@ fn trim_newline(raw: &[u8]) -> &[u8] {
 
 fn check_len(bytes: &[u8], what: &str) -> Result<(), KeyError> {
     if bytes.len() < MIN_KEY_LEN {
-        return Err(KeyError(format!("{what}: the key is {} bytes; at least {MIN_KEY_LEN} are required", bytes.len())));
+        return Err(KeyError(format!(
+            "{what}: the key is {} bytes; at least {MIN_KEY_LEN} are required",
+            bytes.len()
+        )));
     }
     Ok(())
 }

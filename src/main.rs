@@ -82,7 +82,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            if e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == ErrorKind::BrokenPipe) {
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == ErrorKind::BrokenPipe)
+            {
                 return ExitCode::SUCCESS;
             }
             eprintln!("tokenscrub: {e:#}");
@@ -93,8 +95,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Some(Command::Rules { command: RulesCommand::List { rules } }) => list_rules(&rules),
-        Some(Command::Rules { command: RulesCommand::Check { dir } }) => check(dir),
+        Some(Command::Rules {
+            command: RulesCommand::List { rules },
+        }) => list_rules(&rules),
+        Some(Command::Rules {
+            command: RulesCommand::Check { dir },
+        }) => check(dir),
         None => redact(cli.run),
     }
 }
@@ -143,7 +149,11 @@ fn check(dir: Option<PathBuf>) -> Result<ExitCode> {
         summary.negatives,
         failures.len()
     );
-    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn build_redactor(args: &RunArgs) -> Result<Redactor> {
@@ -156,12 +166,17 @@ fn build_redactor(args: &RunArgs) -> Result<Redactor> {
     if let Some(notice) = key.notice() {
         eprintln!("{notice}");
     }
-    Ok(RedactorBuilder::new().rules(extra_sources(&args.rules)?).build(&key.bytes)?)
+    Ok(RedactorBuilder::new()
+        .rules(extra_sources(&args.rules)?)
+        .build(&key.bytes)?)
 }
 
 fn redact(args: RunArgs) -> Result<ExitCode> {
     let redactor = build_redactor(&args)?;
-    let config = PipeConfig { read_size: args.read_size, window: args.max_window };
+    let config = PipeConfig {
+        read_size: args.read_size,
+        window: args.max_window,
+    };
     let mut stream = StreamRedactor::new(&redactor, config);
     // Unbuffered handles on fds 0 and 1: each scanned block is one write, so live tails stay
     // prompt and large inputs are not copied through a second buffer.

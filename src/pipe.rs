@@ -40,7 +40,10 @@ pub struct PipeConfig {
 
 impl Default for PipeConfig {
     fn default() -> Self {
-        PipeConfig { read_size: 256 * 1024, window: 1024 * 1024 }
+        PipeConfig {
+            read_size: 256 * 1024,
+            window: 1024 * 1024,
+        }
     }
 }
 
@@ -62,20 +65,50 @@ pub struct StreamRedactor<'r> {
     config: PipeConfig,
     scratch: Scratch,
     out: Vec<u8>,
+    /// Input buffer: `window + read_size + CONTEXT` bytes, allocated once.
+    buf: Vec<u8>,
 }
 
 impl<'r> StreamRedactor<'r> {
     /// A stream redactor with the given sizes.
     pub fn new(redactor: &'r Redactor, config: PipeConfig) -> Self {
         let overlap = redactor.rules().overlap();
-        let config = PipeConfig { read_size: config.read_size.max(1), window: config.window.max(2 * overlap + 1) };
-        StreamRedactor { redactor, config, scratch: redactor.scratch(), out: Vec::new() }
+        let config = PipeConfig {
+            read_size: config.read_size.max(1),
+            window: config.window.max(2 * overlap + 1),
+        };
+        let buf = vec![0u8; config.window + config.read_size + CONTEXT];
+        StreamRedactor {
+            redactor,
+            config,
+            scratch: redactor.scratch(),
+            out: Vec::new(),
+            buf,
+        }
+    }
+
+    /// The sizes in effect (after raising `window` to the rule set's minimum).
+    pub fn config(&self) -> PipeConfig {
+        self.config
     }
 
     /// Copies `reader` to `writer`, redacting. Multi-line state starts fresh for each call.
     pub fn run<R: Read, W: Write>(&mut self, mut reader: R, mut writer: W) -> io::Result<PipeStats> {
         let PipeConfig { read_size, window } = self.config;
-        let mut buf = vec![0u8; window + read_size + CONTEXT];
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = self.run_with(&mut buf, &mut reader, &mut writer, read_size, window);
+        self.buf = buf;
+        result
+    }
+
+    fn run_with<R: Read, W: Write>(
+        &mut self,
+        buf: &mut [u8],
+        reader: &mut R,
+        writer: &mut W,
+        read_size: usize,
+        window: usize,
+    ) -> io::Result<PipeStats> {
         let mut filled: usize = 0; // bytes of buf holding input
         let mut start: usize = 0; // first byte not yet written
         let mut state = ScanState::default();
@@ -99,14 +132,14 @@ impl<'r> StreamRedactor<'r> {
             let last_newline = memrchr(b'\n', &buf[filled..new_end]).map(|i| filled + i + 1);
             filled = new_end;
             if let Some(line_end) = last_newline {
-                start = self.process(&buf[..line_end], start, true, &mut state, &mut writer, &mut stats)?;
+                start = self.process(&buf[..line_end], start, true, &mut state, writer, &mut stats)?;
             }
             while filled - start >= window {
-                start = self.process(&buf[..filled], start, false, &mut state, &mut writer, &mut stats)?;
+                start = self.process(&buf[..filled], start, false, &mut state, writer, &mut stats)?;
             }
         }
         if start < filled {
-            self.process(&buf[..filled], start, true, &mut state, &mut writer, &mut stats)?;
+            self.process(&buf[..filled], start, true, &mut state, writer, &mut stats)?;
         }
         writer.flush()?;
         Ok(stats)
@@ -139,12 +172,17 @@ impl<'r> StreamRedactor<'r> {
             writer.write_all(&hay[start..commit])?;
         } else {
             self.out.clear();
-            self.redactor.write_redacted(hay, start..commit, findings, decode, &mut self.out);
+            self.redactor
+                .write_redacted(hay, start..commit, findings, decode, &mut self.out);
             writer.write_all(&self.out)?;
         }
         writer.flush()?;
         stats.secrets += findings.len() as u64;
-        stats.bytes_out += if findings.is_empty() { (commit - start) as u64 } else { self.out.len() as u64 };
+        stats.bytes_out += if findings.is_empty() {
+            (commit - start) as u64
+        } else {
+            self.out.len() as u64
+        };
         Ok(commit)
     }
 }

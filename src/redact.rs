@@ -64,7 +64,10 @@ pub struct RedactorBuilder {
 impl RedactorBuilder {
     /// A builder with the built-in catalogue.
     pub fn new() -> Self {
-        RedactorBuilder { builtin: true, extra: Vec::new() }
+        RedactorBuilder {
+            builtin: true,
+            extra: Vec::new(),
+        }
     }
 
     /// Whether to include the built-in catalogue (default: yes).
@@ -81,7 +84,11 @@ impl RedactorBuilder {
 
     /// Compiles the rules and keys the fingerprints.
     pub fn build(self, key: &[u8]) -> Result<Redactor, BuildError> {
-        let mut sources = if self.builtin { rules::builtin_sources() } else { Vec::new() };
+        let mut sources = if self.builtin {
+            rules::builtin_sources()
+        } else {
+            Vec::new()
+        };
         sources.extend(self.extra);
         let rules = rules::compile_sources(&sources)?;
         Ok(Redactor::new(Arc::new(rules), Fingerprinter::new(key)?))
@@ -106,7 +113,11 @@ impl Redactor {
 
     /// Fresh per-worker scratch space.
     pub fn scratch(&self) -> Scratch {
-        Scratch { scan: ScanScratch::new(&self.rules), findings: Vec::new(), decode: Vec::new() }
+        Scratch {
+            scan: ScanScratch::new(&self.rules),
+            findings: Vec::new(),
+            decode: Vec::new(),
+        }
     }
 
     /// The rule that names a finding's kind.
@@ -118,7 +129,8 @@ impl Redactor {
     /// (replacing what was there). `state` carries multi-line blocks between calls.
     pub fn find(&self, hay: &[u8], range: std::ops::Range<usize>, state: &mut ScanState, scratch: &mut Scratch) {
         scratch.findings.clear();
-        self.rules.scan(hay, range, state, &mut scratch.scan, &mut scratch.findings);
+        self.rules
+            .scan(hay, range, state, &mut scratch.scan, &mut scratch.findings);
         resolve_overlaps(&self.rules, &mut scratch.findings);
     }
 
@@ -129,12 +141,20 @@ impl Redactor {
 
     /// Appends `hay[range]` to `out` with the given findings (sorted, non-overlapping, inside
     /// `range`) replaced.
-    pub fn write_redacted(&self, hay: &[u8], range: std::ops::Range<usize>, findings: &[Finding], decode: &mut Vec<u8>, out: &mut Vec<u8>) {
+    pub fn write_redacted(
+        &self,
+        hay: &[u8],
+        range: std::ops::Range<usize>,
+        findings: &[Finding],
+        decode: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) {
         let mut last = range.start;
         for f in findings {
             out.extend_from_slice(&hay[last..f.start]);
             let kind = &self.rules.rules[f.rule as usize].kind;
-            self.fingerprinter.write_replacement(kind, &hay[f.start..f.end], decode, out);
+            self.fingerprinter
+                .write_replacement(kind, &hay[f.start..f.end], decode, out);
             last = f.end;
         }
         out.extend_from_slice(&hay[last..range.end]);

@@ -78,7 +78,10 @@ struct Window {
 impl ScanScratch {
     /// Scratch space for scanning with `rules`.
     pub fn new(rules: &RuleSet) -> Self {
-        ScanScratch { caches: (0..rules.rules.len()).map(|_| None).collect(), windows: Vec::new() }
+        ScanScratch {
+            caches: (0..rules.rules.len()).map(|_| None).collect(),
+            windows: Vec::new(),
+        }
     }
 }
 
@@ -104,15 +107,33 @@ impl RuleSet {
                 pos = self.block_lines(hay, pos, end, state, out);
                 continue;
             }
-            let Some(m) = self.prefilter.find(AcInput::new(hay).span(pos..end)) else { break };
+            let Some(m) = self.prefilter.find(AcInput::new(hay).span(pos..end)) else {
+                break;
+            };
             let line_lo = memrchr(b'\n', &hay[range.start..m.start()]).map_or(range.start, |i| range.start + i + 1);
             let line_hi = memchr(b'\n', &hay[m.end()..end]).map_or(end, |i| m.end() + i);
             scratch.windows.clear();
-            self.push_windows(m.pattern().as_usize(), m.start(), m.end(), line_lo, line_hi, &mut scratch.windows);
+            self.push_windows(
+                m.pattern().as_usize(),
+                m.start(),
+                m.end(),
+                line_lo,
+                line_hi,
+                &mut scratch.windows,
+            );
             let mut p = m.end();
             while p < line_hi {
-                let Some(m) = self.prefilter.find(AcInput::new(hay).span(p..line_hi)) else { break };
-                self.push_windows(m.pattern().as_usize(), m.start(), m.end(), line_lo, line_hi, &mut scratch.windows);
+                let Some(m) = self.prefilter.find(AcInput::new(hay).span(p..line_hi)) else {
+                    break;
+                };
+                self.push_windows(
+                    m.pattern().as_usize(),
+                    m.start(),
+                    m.end(),
+                    line_lo,
+                    line_hi,
+                    &mut scratch.windows,
+                );
                 p = m.end();
             }
             self.confirm_line(hay, line_hi, state, scratch, out);
@@ -123,12 +144,23 @@ impl RuleSet {
     fn push_windows(&self, pattern: usize, s: usize, e: usize, lo: usize, hi: usize, windows: &mut Vec<Window>) {
         for &r in &self.triggers[pattern] {
             let max = self.rules[r as usize].max_len;
-            windows.push(Window { rule: r, lo: s.saturating_sub(max).max(lo), hi: (e + max).min(hi) });
+            windows.push(Window {
+                rule: r,
+                lo: s.saturating_sub(max).max(lo),
+                hi: (e + max).min(hi),
+            });
         }
     }
 
     /// Runs each triggered rule once per merged window of one line.
-    fn confirm_line(&self, hay: &[u8], line_hi: usize, state: &mut ScanState, scratch: &mut ScanScratch, out: &mut Vec<Finding>) {
+    fn confirm_line(
+        &self,
+        hay: &[u8],
+        line_hi: usize,
+        state: &mut ScanState,
+        scratch: &mut ScanScratch,
+        out: &mut Vec<Finding>,
+    ) {
         let windows = &mut scratch.windows;
         windows.sort_unstable_by_key(|w| (w.rule, w.lo));
         let mut i = 0;
@@ -149,12 +181,21 @@ impl RuleSet {
                 if compiled.multiline_block {
                     // The header line of a block; the body follows unless the end marker is here.
                     if memmem::find(&hay[m.end()..line_hi], b"-----END").is_none() {
-                        state.block = Some(OpenBlock { rule, lines_left: MAX_BLOCK_LINES });
+                        state.block = Some(OpenBlock {
+                            rule,
+                            lines_left: MAX_BLOCK_LINES,
+                        });
                     }
                 } else if let Some(s) = caps.get_group(compiled.secret_group) {
                     let secret = &hay[s.start..s.end];
-                    let key = compiled.key_group.and_then(|g| caps.get_group(g)).map(|k| &hay[k.start..k.end]);
-                    if !secret.is_empty() && !inside_replacement(hay, s.start) && compiled.validators.accept(secret, key) {
+                    let key = compiled
+                        .key_group
+                        .and_then(|g| caps.get_group(g))
+                        .map(|k| &hay[k.start..k.end]);
+                    if !secret.is_empty()
+                        && !inside_replacement(hay, s.start)
+                        && compiled.validators.accept(secret, key)
+                    {
                         out.push(Finding {
                             start: s.start,
                             end: s.end,
@@ -175,7 +216,14 @@ impl RuleSet {
 
     /// Body lines of an open block: the trailing base64 run of each line is secret, up to the
     /// end marker. Returns where scanning resumes.
-    fn block_lines(&self, hay: &[u8], mut pos: usize, end: usize, state: &mut ScanState, out: &mut Vec<Finding>) -> usize {
+    fn block_lines(
+        &self,
+        hay: &[u8],
+        mut pos: usize,
+        end: usize,
+        state: &mut ScanState,
+        out: &mut Vec<Finding>,
+    ) -> usize {
         while pos < end {
             let Some(block) = state.block else { return pos };
             let line_hi = memchr(b'\n', &hay[pos..end]).map_or(end, |i| pos + i);
@@ -201,7 +249,13 @@ impl RuleSet {
                 start -= 1;
             }
             if start < stop && !inside_replacement(hay, start) {
-                out.push(Finding { start, end: stop, rule, location: self.rules[rule as usize].location, checksum: ChecksumResult::None });
+                out.push(Finding {
+                    start,
+                    end: stop,
+                    rule,
+                    location: self.rules[rule as usize].location,
+                    checksum: ChecksumResult::None,
+                });
             }
             pos = resume;
             if state.block.is_none() {
@@ -228,7 +282,11 @@ pub fn resolve_overlaps(rules: &RuleSet, findings: &mut Vec<Finding>) {
         a.start
             .cmp(&b.start)
             .then(b.end.cmp(&a.end))
-            .then(rules.rules[b.rule as usize].priority.cmp(&rules.rules[a.rule as usize].priority))
+            .then(
+                rules.rules[b.rule as usize]
+                    .priority
+                    .cmp(&rules.rules[a.rule as usize].priority),
+            )
             .then(a.rule.cmp(&b.rule))
     });
     let mut kept = 0;
@@ -250,4 +308,57 @@ pub fn resolve_overlaps(rules: &RuleSet, findings: &mut Vec<Finding>) {
         kept += 1;
     }
     findings.truncate(kept);
+}
+
+/// The slow, obviously-correct reference: every rule's regex over every whole line, no
+/// prefilter and no windows, then the same overlap resolution. Multi-line blocks are not
+/// modelled. Tests compare the fast path against it; it is not meant for production use.
+#[doc(hidden)]
+pub fn reference_find(rules: &RuleSet, hay: &[u8]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut line_start = 0;
+    while line_start <= hay.len() {
+        let line_end = memchr(b'\n', &hay[line_start..]).map_or(hay.len(), |i| line_start + i);
+        for (r, rule) in rules.rules.iter().enumerate() {
+            if rule.multiline_block {
+                continue;
+            }
+            let mut cache = rule.regex.create_cache();
+            let mut caps = rule.regex.create_captures();
+            let mut input = Input::new(hay).span(line_start..line_end);
+            loop {
+                rule.regex.search_captures_with(&mut cache, &input, &mut caps);
+                let Some(m) = caps.get_match() else { break };
+                if m.end() - m.start() <= rule.max_len {
+                    if let Some(s) = caps.get_group(rule.secret_group) {
+                        let secret = &hay[s.start..s.end];
+                        let key = rule
+                            .key_group
+                            .and_then(|g| caps.get_group(g))
+                            .map(|k| &hay[k.start..k.end]);
+                        if !secret.is_empty()
+                            && !inside_replacement(hay, s.start)
+                            && rule.validators.accept(secret, key)
+                        {
+                            out.push(Finding {
+                                start: s.start,
+                                end: s.end,
+                                rule: r as u32,
+                                location: rule.location,
+                                checksum: rule.checksum.map_or(ChecksumResult::None, |c| c.verify(secret)),
+                            });
+                        }
+                    }
+                }
+                let next = m.end().max(m.start() + 1);
+                if next >= line_end {
+                    break;
+                }
+                input.set_start(next);
+            }
+        }
+        line_start = line_end + 1;
+    }
+    resolve_overlaps(rules, &mut out);
+    out
 }

@@ -16,7 +16,10 @@ pub(crate) struct Validators {
 
 impl Validators {
     pub(crate) fn from_spec(names: &[String], min_entropy: Option<f64>) -> Result<Self, String> {
-        let mut v = Validators { min_entropy, ..Default::default() };
+        let mut v = Validators {
+            min_entropy,
+            ..Default::default()
+        };
         for name in names {
             match name.as_str() {
                 "jwt" => v.jwt = true,
@@ -75,26 +78,65 @@ pub fn is_placeholder(v: &[u8]) -> bool {
         return true;
     }
     // masked: "****", "xxxxxx", "sk_live_****3H2X", "••••" (UTF-8 bullets are non-ASCII: caught below)
-    if v.windows(3).any(|w| w == b"***") || v.iter().all(|&b| b == b'x' || b == b'X' || b == b'*' || b == b'.' || b == b'#' || b == b'-') {
+    if v.windows(3).any(|w| w == b"***")
+        || v.iter()
+            .all(|&b| b == b'x' || b == b'X' || b == b'*' || b == b'.' || b == b'#' || b == b'-')
+    {
         return true;
     }
     if v.windows(3).any(|w| w == "•".as_bytes()) {
         return true;
     }
     // templated: ${VAR}, {{ var }}, <password>, %(pw)s, $VAR, %VAR%
-    if v.starts_with(b"${") || v.starts_with(b"{{") || v.starts_with(b"<") || v.starts_with(b"%(") || v.starts_with(b"#{") {
+    if v.starts_with(b"${")
+        || v.starts_with(b"{{")
+        || v.starts_with(b"<")
+        || v.starts_with(b"%(")
+        || v.starts_with(b"#{")
+    {
         return true;
     }
-    if v[0] == b'$' && v[1..].iter().all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+    if v[0] == b'$'
+        && v[1..]
+            .iter()
+            .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    {
         return true;
     }
     if v.len() > 2 && v[0] == b'%' && v[v.len() - 1] == b'%' {
         return true;
     }
     const WORDS: &[&[u8]] = &[
-        b"null", b"nil", b"none", b"undefined", b"true", b"false", b"redacted", b"filtered", b"hidden", b"masked",
-        b"removed", b"n/a", b"omitted", b"bearer", b"basic", b"token", b"digest", b"negotiate", b"ntlm", b"flyv1", b"ssws", b"apikey", b"your_api_key", b"your-api-key",
-        b"your_token", b"xxx", b"todo", b"tbd", b"example", b"sensitive",
+        b"null",
+        b"nil",
+        b"none",
+        b"undefined",
+        b"true",
+        b"false",
+        b"redacted",
+        b"filtered",
+        b"hidden",
+        b"masked",
+        b"removed",
+        b"n/a",
+        b"omitted",
+        b"bearer",
+        b"basic",
+        b"token",
+        b"digest",
+        b"negotiate",
+        b"ntlm",
+        b"flyv1",
+        b"ssws",
+        b"apikey",
+        b"your_api_key",
+        b"your-api-key",
+        b"your_token",
+        b"xxx",
+        b"todo",
+        b"tbd",
+        b"example",
+        b"sensitive",
     ];
     WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
 }
@@ -121,20 +163,50 @@ pub fn shannon_entropy(v: &[u8]) -> f64 {
         counts[b as usize] += 1;
     }
     let n = v.len() as f64;
-    counts.iter().filter(|&&c| c > 0).map(|&c| {
-        let p = c as f64 / n;
-        -p * p.log2()
-    }).sum()
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 /// Field names that end like a sensitive key but hold no secret (pagination cursors and such).
 fn is_insensitive_key(key: &[u8]) -> bool {
     const PREFIXES: &[&[u8]] = &[
-        b"page", b"next", b"prev", b"previous", b"continuation", b"cursor", b"sync", b"pagination",
-        b"resume", b"start", b"end", b"last", b"first", b"max", b"min", b"num", b"total", b"count",
-        b"csrf", b"xsrf", b"public", b"cancellation", b"idempotency", b"request", b"trace",
+        b"page",
+        b"next",
+        b"prev",
+        b"previous",
+        b"continuation",
+        b"cursor",
+        b"sync",
+        b"pagination",
+        b"resume",
+        b"start",
+        b"end",
+        b"last",
+        b"first",
+        b"max",
+        b"min",
+        b"num",
+        b"total",
+        b"count",
+        b"csrf",
+        b"xsrf",
+        b"public",
+        b"cancellation",
+        b"idempotency",
+        b"request",
+        b"trace",
     ];
-    let key: Vec<u8> = key.iter().filter(|b| b.is_ascii_alphanumeric()).map(u8::to_ascii_lowercase).collect();
+    let key: Vec<u8> = key
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
     PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
@@ -147,8 +219,12 @@ const B64URL: GeneralPurpose = GeneralPurpose::new(
 
 /// Standard base64 that decodes to printable `user:password` text (RFC 7617).
 pub fn is_basic_credentials(v: &[u8]) -> bool {
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(v) else { return false };
-    let Ok(text) = std::str::from_utf8(&decoded) else { return false };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(v) else {
+        return false;
+    };
+    let Ok(text) = std::str::from_utf8(&decoded) else {
+        return false;
+    };
     text.find(':').is_some_and(|i| i > 0) && !text.chars().any(char::is_control)
 }
 
@@ -185,7 +261,19 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        for p in ["", "****", "<redacted>", "${DB_PASS}", "null", "[FILTERED]", "sk_live_****3H2X", "xxxxxxxx", "{{ pw }}", "$PASSWORD", "%PW%"] {
+        for p in [
+            "",
+            "****",
+            "<redacted>",
+            "${DB_PASS}",
+            "null",
+            "[FILTERED]",
+            "sk_live_****3H2X",
+            "xxxxxxxx",
+            "{{ pw }}",
+            "$PASSWORD",
+            "%PW%",
+        ] {
             assert!(is_placeholder(p.as_bytes()), "{p}");
         }
         for s in ["hunter2!x", "Z_%4Ese~zA$J!W~1MfTHG", "ab*cd", "r3Ves%23C711mSURbLgg_"] {

@@ -45,13 +45,11 @@ fn is_base62(b: &[u8]) -> bool {
 }
 
 fn is_base36_lower(b: &[u8]) -> bool {
-    b.iter()
-        .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+    b.iter().all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
 }
 
 fn is_base64url(b: &[u8]) -> bool {
-    b.iter()
-        .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
 }
 
 /// `<entropy><6 base62 chars of CRC32(entropy)>`, shared by GitHub and npm.
@@ -192,13 +190,7 @@ pub fn atlassian_crc32(token: &[u8]) -> Option<bool> {
 }
 
 fn bech32_polymod(values: impl Iterator<Item = u8>) -> u32 {
-    const GEN: [u32; 5] = [
-        0x3b6a_57b2,
-        0x2650_8e6d,
-        0x1ea1_19fa,
-        0x3d42_33dd,
-        0x2a14_62b3,
-    ];
+    const GEN: [u32; 5] = [0x3b6a_57b2, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3];
     let mut chk: u32 = 1;
     for v in values {
         let b = chk >> 25;
@@ -239,10 +231,7 @@ pub fn age_bech32(token: &[u8]) -> Option<bool> {
     for (v, c) in vals.iter_mut().zip(data) {
         *v = BECH32_UPPER.iter().position(|x| x == c)? as u8;
     }
-    let hrp: Vec<u8> = token[..hrp_len]
-        .iter()
-        .map(u8::to_ascii_lowercase)
-        .collect();
+    let hrp: Vec<u8> = token[..hrp_len].iter().map(u8::to_ascii_lowercase).collect();
     let expanded = hrp
         .iter()
         .map(|c| c >> 5)
@@ -361,25 +350,18 @@ mod tests {
             ],
         );
         // exact invalid vector from dd-sensitive-data-scanner
-        assert_eq!(
-            github_crc32(b"ghp_M7H4jxUDDWHP4kZ6A4dxlQYsQIWJuq11T4V3"),
-            Some(false)
-        );
+        assert_eq!(github_crc32(b"ghp_M7H4jxUDDWHP4kZ6A4dxlQYsQIWJuq11T4V3"), Some(false));
         // GitHub docs example token is not checksum-valid
-        assert_eq!(
-            github_crc32(b"gho_16C7e42F292c6912E7710c838347Ae178B4a"),
-            Some(false)
-        );
-        assert_eq!(
-            github_crc32(b"ghp_M7H4jxUDDWHP4kZ6A4dxlQYsQIWJuq11T4V/"),
-            None
-        );
-        assert_eq!(
-            github_crc32(b"ghx_M7H4jxUDDWHP4kZ6A4dxlQYsQIWJuq11T4V4"),
-            None
-        );
+        assert_eq!(github_crc32(b"gho_16C7e42F292c6912E7710c838347Ae178B4a"), Some(false));
+        assert_eq!(github_crc32(b"ghp_M7H4jxUDDWHP4kZ6A4dxlQYsQIWJuq11T4V/"), None);
+        assert_eq!(github_crc32(b"ghx_M7H4jxUDDWHP4kZ6A4dxlQYsQIWJuq11T4V4"), None);
         assert_eq!(github_crc32(b"ghp_T4V4"), None);
-        assert_eq!(github_crc32(b"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"), None);
+        assert_eq!(
+            github_crc32(
+                b"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"
+            ),
+            None
+        );
     }
 
     #[test]
@@ -387,10 +369,7 @@ mod tests {
         // Synthetic (no public valid vector found): CRC32("abcdefghijklmnopqrstuvwxyz0123") -> "2LolCm"
         check(npm_crc32, &["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"]);
         // trufflehog npmtokenv2_test.go "validPattern" is a regex fixture, not checksum-valid
-        assert_eq!(
-            npm_crc32(b"npm_hK0FJXBYCkejhEMY4Kp6bOOZn1DlfBOmtbJY"),
-            Some(false)
-        );
+        assert_eq!(npm_crc32(b"npm_hK0FJXBYCkejhEMY4Kp6bOOZn1DlfBOmtbJY"), Some(false));
         assert_eq!(npm_crc32(b"npm_short"), None);
         assert_eq!(npm_crc32(b"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"), None);
     }
@@ -423,10 +402,7 @@ mod tests {
         );
         // legacy non-routable PAT and junk
         assert_eq!(gitlab_routable(b"glpat-vzDNJu3Lvh4YCCekKsnx"), None);
-        assert_eq!(
-            gitlab_routable(b"xxpat-bzox79Of-KE9FD2LjoXXF4CvyxA.01.0r0l8l6ir"),
-            None
-        );
+        assert_eq!(gitlab_routable(b"xxpat-bzox79Of-KE9FD2LjoXXF4CvyxA.01.0r0l8l6ir"), None);
     }
 
     #[test]
@@ -443,14 +419,8 @@ mod tests {
             ],
         );
         // non-hex checksum / short checksum -> not applicable
-        assert_eq!(
-            atlassian_crc32(b"ATATT3xFfGF0YZuf-EBmAHs1FyiNmk0cY=E282607G"),
-            None
-        );
-        assert_eq!(
-            atlassian_crc32(b"ATATT3xFfGF0YZuf-EBmAHs1FyiNmk0cYE2826606"),
-            None
-        );
+        assert_eq!(atlassian_crc32(b"ATATT3xFfGF0YZuf-EBmAHs1FyiNmk0cY=E282607G"), None);
+        assert_eq!(atlassian_crc32(b"ATATT3xFfGF0YZuf-EBmAHs1FyiNmk0cYE2826606"), None);
     }
 
     #[test]
@@ -471,9 +441,7 @@ mod tests {
             None
         );
         assert_eq!(
-            age_bech32(
-                b"age-secret-key-1gfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpq4egaex"
-            ),
+            age_bech32(b"age-secret-key-1gfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpq4egaex"),
             None
         );
         // the recipient (public key) is not a secret key
@@ -486,14 +454,8 @@ mod tests {
     #[test]
     fn grafana() {
         // grafana/grafana pkg/components/satokengen/tokengen_test.go
-        check(
-            grafana_glsa,
-            &["glsa_iNValIdinValiDinvalidinvalidinva_5b582697"],
-        );
-        assert_eq!(
-            grafana_glsa(b"glsa_iNValIdinValiDinvalidinvalidinva_5b58269"),
-            None
-        );
+        check(grafana_glsa, &["glsa_iNValIdinValiDinvalidinvalidinva_5b582697"]);
+        assert_eq!(grafana_glsa(b"glsa_iNValIdinValiDinvalidinvalidinva_5b58269"), None);
     }
 
     #[test]

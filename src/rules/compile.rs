@@ -12,13 +12,17 @@ use crate::validate::Validators;
 /// Fragments that rule regexes may use, expanded before compiling (see `patterns/README.md`).
 const FRAGMENTS: &[(&str, &str)] = &[
     // A token starts where no word character precedes it, or right after a JSON escape such as
-    // `\n` (whose `n` is a word character, so `\b` alone would miss `"line\nghp_..."`).
-    ("%{lb}", r"(?:\b{start-half}|\\[nrt])"),
+    // `\n` (whose `n` is a word character, so `\b` alone would miss `"line\nghp_..."`), or after
+    // an ANSI colour code (`\x1b[31m`, ending in the word character `m`).
+    ("%{lb}", r"(?:\b{start-half}|\\[nrt]|\x1b\[[0-9;]{0,16}m)"),
     ("%{rb}", r"\b{end-half}"),
     // Between a key and its value in every common rendering: `Key: v`, `"key":"v"`,
     // `\"key\":\"v\"`, `'key': 'v'`, `key=v`, `key="v"`, `Key:[v]` (Go), `Key=[v]` (Java),
     // `"key": ["v"]`, `"key"=>"v"` (Ruby).
-    ("%{kv}", r#"(?:\\{0,7}["'])?(?:[ \t]{0,4}(?:=>|:)[ \t]{0,4}|=|[ \t]{1,4}=[ \t]{1,4})(?:\[[ \t]{0,2})?(?:\\{0,7}["'])?"#),
+    (
+        "%{kv}",
+        r#"(?:\\{0,7}["'])?(?:[ \t]{0,4}(?:=>|:)[ \t]{0,4}|=|[ \t]{1,4}=[ \t]{1,4})(?:\[[ \t]{0,2})?(?:\\{0,7}["'])?"#,
+    ),
 ];
 
 /// The longest anchor-free stretch a rule regex may match, in bytes. A bound is what lets the
@@ -78,19 +82,30 @@ impl RuleSet {
         let mut ids = HashSet::new();
         for (file, spec) in specs {
             if !ids.insert(spec.id.clone()) {
-                return Err(RuleError { file, rule: Some(spec.id), reason: "duplicate rule id".into() });
+                return Err(RuleError {
+                    file,
+                    rule: Some(spec.id),
+                    reason: "duplicate rule id".into(),
+                });
             }
             rules.push(compile_rule(file, spec)?);
         }
         if rules.len() > u32::MAX as usize {
-            return Err(RuleError { file: "-".into(), rule: None, reason: "too many rules".into() });
+            return Err(RuleError {
+                file: "-".into(),
+                rule: None,
+                reason: "too many rules".into(),
+            });
         }
 
         // anchor (lowercase) -> rules
         let mut by_anchor: BTreeMap<Vec<u8>, Vec<u32>> = BTreeMap::new();
         for (i, rule) in rules.iter().enumerate() {
             for a in &rule.anchors {
-                by_anchor.entry(a.to_ascii_lowercase().into_bytes()).or_default().push(i as u32);
+                by_anchor
+                    .entry(a.to_ascii_lowercase().into_bytes())
+                    .or_default()
+                    .push(i as u32);
             }
         }
         let anchors: Vec<Vec<u8>> = by_anchor.keys().cloned().collect();
@@ -117,9 +132,18 @@ impl RuleSet {
                     .match_kind(MatchKind::LeftmostLongest)
                     .build(&anchors)
             })
-            .map_err(|e| RuleError { file: "-".into(), rule: None, reason: format!("prefilter: {e}") })?;
+            .map_err(|e| RuleError {
+                file: "-".into(),
+                rule: None,
+                reason: format!("prefilter: {e}"),
+            })?;
         let overlap = rules.iter().map(|r| r.max_len).max().unwrap_or(0) + 16;
-        Ok(RuleSet { rules, prefilter, triggers, overlap })
+        Ok(RuleSet {
+            rules,
+            prefilter,
+            triggers,
+            overlap,
+        })
     }
 
     /// The compiled rules, in load order.
@@ -155,15 +179,34 @@ fn expand_fragments(regex: &str) -> String {
 }
 
 fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError> {
-    let fail = |reason: String| RuleError { file: file.clone(), rule: Some(spec.id.clone()), reason };
-    if spec.id.is_empty() || !spec.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)) {
+    let fail = |reason: String| RuleError {
+        file: file.clone(),
+        rule: Some(spec.id.clone()),
+        reason,
+    };
+    if spec.id.is_empty()
+        || !spec
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+    {
         return Err(fail("id must be non-empty lowercase [a-z0-9._-]".into()));
     }
-    if spec.kind.is_empty() || !spec.kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-        return Err(fail(format!("kind '{}' must be non-empty snake_case [a-z0-9_]", spec.kind)));
+    if spec.kind.is_empty()
+        || !spec
+            .kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(fail(format!(
+            "kind '{}' must be non-empty snake_case [a-z0-9_]",
+            spec.kind
+        )));
     }
     if spec.anchors.is_empty() {
-        return Err(fail("no anchors: every rule needs at least one literal for the prefilter".into()));
+        return Err(fail(
+            "no anchors: every rule needs at least one literal for the prefilter".into(),
+        ));
     }
     for a in &spec.anchors {
         if a.len() < 3 || !a.is_ascii() {
@@ -177,15 +220,24 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
         .build()
         .parse(&pattern)
         .map_err(|e| fail(format!("regex does not parse:\n{e}")))?;
-    let max_len = match hir.properties().maximum_len() {
-        Some(n) if n <= MAX_RULE_MATCH_LEN => n,
-        Some(n) => return Err(fail(format!("regex can match {n} bytes; the limit is {MAX_RULE_MATCH_LEN}"))),
-        None => {
+    // Large counted repetitions ({1,4096}) make one NFA state per count and thrash the lazy
+    // DFA, so rules write `+` and state `max_len` instead; the engine enforces it by never
+    // looking further than `max_len` from an anchor.
+    let max_len = match (hir.properties().maximum_len(), spec.max_len) {
+        (Some(n), Some(m)) => n.min(m),
+        (Some(n), None) => n,
+        (None, Some(m)) => m,
+        (None, None) => {
             return Err(fail(
-                "regex is unbounded (uses +, * or {n,}): bound every repetition, e.g. {1,256}".into(),
+                "regex is unbounded (uses +, * or {n,}): set max_len, the longest match in bytes".into(),
             ));
         }
     };
+    if max_len > MAX_RULE_MATCH_LEN {
+        return Err(fail(format!(
+            "the longest match is {max_len} bytes; the limit is {MAX_RULE_MATCH_LEN}"
+        )));
+    }
     let regex = meta::Regex::builder()
         .configure(meta::Regex::config().utf8_empty(false))
         .build_from_hir(&hir)
@@ -200,7 +252,9 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
     let key_group = info.to_index(PatternID::ZERO, "key");
     let validators = Validators::from_spec(&spec.validators, spec.min_entropy).map_err(fail)?;
     if validators.sensitive_key && key_group.is_none() {
-        return Err(fail("validator 'sensitive_key' needs a capture group named 'key'".into()));
+        return Err(fail(
+            "validator 'sensitive_key' needs a capture group named 'key'".into(),
+        ));
     }
     let checksum = match &spec.checksum {
         None => None,

@@ -48,17 +48,26 @@ include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 pub fn builtin_sources() -> Vec<RuleSource> {
     BUILTIN_RULE_FILES
         .iter()
-        .map(|(name, text)| RuleSource { name: format!("builtin:{name}"), text: (*text).to_string() })
+        .map(|(name, text)| RuleSource {
+            name: format!("builtin:{name}"),
+            text: (*text).to_string(),
+        })
         .collect()
 }
 
 /// Reads every `*.toml` file of a directory, sorted by name.
 pub fn load_dir(dir: &Path) -> Result<Vec<RuleSource>, RuleError> {
-    let err = |reason: String| RuleError { file: dir.display().to_string(), rule: None, reason };
+    let err = |reason: String| RuleError {
+        file: dir.display().to_string(),
+        rule: None,
+        reason,
+    };
     let entries = fs::read_dir(dir).map_err(|e| err(format!("cannot read rule directory: {e}")))?;
     let mut paths = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|e| err(format!("cannot read rule directory: {e}")))?.path();
+        let path = entry
+            .map_err(|e| err(format!("cannot read rule directory: {e}")))?
+            .path();
         if path.extension().is_some_and(|x| x == "toml") {
             paths.push(path);
         }
@@ -69,8 +78,15 @@ pub fn load_dir(dir: &Path) -> Result<Vec<RuleSource>, RuleError> {
         .map(|path| {
             let name = path.display().to_string();
             fs::read_to_string(&path)
-                .map(|text| RuleSource { name: name.clone(), text })
-                .map_err(|e| RuleError { file: name, rule: None, reason: format!("cannot read: {e}") })
+                .map(|text| RuleSource {
+                    name: name.clone(),
+                    text,
+                })
+                .map_err(|e| RuleError {
+                    file: name,
+                    rule: None,
+                    reason: format!("cannot read: {e}"),
+                })
         })
         .collect()
 }

@@ -25,6 +25,10 @@ pub struct RuleSpec {
     pub anchors: Vec<String>,
     /// The confirming regex; the group `secret` is replaced.
     pub regex: String,
+    /// Longest match the rule can produce, in bytes. Required when the regex is unbounded
+    /// (`+`, `*`, `{n,}`); the engine never looks further than this from an anchor, which is
+    /// what bounds the streaming overlap.
+    pub max_len: Option<usize>,
     /// Named validators: `jwt`, `not_placeholder`, `token_like`, `sensitive_key`.
     #[serde(default)]
     pub validators: Vec<String>,
