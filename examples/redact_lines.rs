@@ -7,7 +7,9 @@ use tokenscrub::RedactorBuilder;
 
 fn main() {
     // In production the key comes from --key-file / TOKENSCRUB_KEY and is shared by replicas.
-    let redactor = RedactorBuilder::new().build(b"example key, at least thirty-two bytes long").expect("built-in rules compile");
+    let redactor = RedactorBuilder::new()
+        .build(b"example key, at least thirty-two bytes long")
+        .expect("built-in rules compile");
     let mut scratch = redactor.scratch();
     let mut out = Vec::new();
     for record in [

@@ -80,7 +80,7 @@ pub fn check_rules(redactor: &Redactor, select: impl Fn(&CompiledRule) -> bool) 
             if again != out {
                 fail(format!("example {}: redacting the output again changes it", i + 1));
             }
-            let alone = isolated_matches(rule, ex.input.as_bytes());
+            let alone = isolated_matches(redactor, rule, ex.input.as_bytes());
             if alone.is_empty() && !rule.multiline_block {
                 fail(format!("example {}: the rule alone does not match it", i + 1));
             }
@@ -93,7 +93,7 @@ pub fn check_rules(redactor: &Redactor, select: impl Fn(&CompiledRule) -> bool) 
         }
         for (i, neg) in rule.spec.negatives.iter().enumerate() {
             summary.negatives += 1;
-            if !rule.multiline_block && !isolated_matches(rule, neg.as_bytes()).is_empty() {
+            if !rule.multiline_block && !isolated_matches(redactor, rule, neg.as_bytes()).is_empty() {
                 fail(format!("negative {}: the rule matches {:?}", i + 1, neg));
             }
             let out = redactor.redact(neg.as_bytes());
@@ -110,7 +110,7 @@ pub fn check_rules(redactor: &Redactor, select: impl Fn(&CompiledRule) -> bool) 
 }
 
 /// Whole-match spans of the rule's accepted matches in `hay`, ignoring the prefilter.
-fn isolated_matches(rule: &CompiledRule, hay: &[u8]) -> Vec<(usize, usize)> {
+fn isolated_matches(redactor: &Redactor, rule: &CompiledRule, hay: &[u8]) -> Vec<(usize, usize)> {
     let mut cache = rule.regex.create_cache();
     let mut caps = rule.regex.create_captures();
     let mut input = Input::new(hay);
@@ -125,6 +125,7 @@ fn isolated_matches(rule: &CompiledRule, hay: &[u8]) -> Vec<(usize, usize)> {
                 .map(|k| &hay[k.start..k.end]);
             if !s.is_empty()
                 && rule.validators.accept(&hay[s.start..s.end], key)
+                && (!rule.decode_base64 || redactor.rules().wraps_credential(&hay[s.start..s.end]))
                 && !crate::fingerprint::inside_replacement(hay, s.start)
             {
                 found.push((m.start(), m.end()));

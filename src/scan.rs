@@ -97,6 +97,19 @@ impl RuleSet {
         scratch: &mut ScanScratch,
         out: &mut Vec<Finding>,
     ) {
+        self.scan_at_depth(hay, range, state, scratch, out, false);
+    }
+
+    /// `nested` is true while confirming a decoded wrapping: wrappings do not nest further.
+    fn scan_at_depth(
+        &self,
+        hay: &[u8],
+        range: Range<usize>,
+        state: &mut ScanState,
+        scratch: &mut ScanScratch,
+        out: &mut Vec<Finding>,
+        nested: bool,
+    ) {
         if scratch.caches.len() != self.rules.len() {
             *scratch = ScanScratch::new(self);
         }
@@ -136,7 +149,7 @@ impl RuleSet {
                 );
                 p = m.end();
             }
-            self.confirm_line(hay, line_hi, state, scratch, out);
+            self.confirm_line(hay, line_hi, state, scratch, out, nested);
             pos = line_hi + 1;
         }
     }
@@ -160,6 +173,7 @@ impl RuleSet {
         state: &mut ScanState,
         scratch: &mut ScanScratch,
         out: &mut Vec<Finding>,
+        nested: bool,
     ) {
         let windows = &mut scratch.windows;
         windows.sort_unstable_by_key(|w| (w.rule, w.lo));
@@ -172,6 +186,9 @@ impl RuleSet {
                 i += 1;
             }
             let compiled = &self.rules[rule as usize];
+            if nested && compiled.decode_base64 {
+                continue;
+            }
             let (cache, caps) = scratch.caches[rule as usize]
                 .get_or_insert_with(|| (compiled.regex.create_cache(), compiled.regex.create_captures()));
             let mut input = Input::new(hay).span(lo..hi);
@@ -195,6 +212,7 @@ impl RuleSet {
                     if !secret.is_empty()
                         && !inside_replacement(hay, s.start)
                         && compiled.validators.accept(secret, key)
+                        && (!compiled.decode_base64 || self.wraps_credential(secret))
                     {
                         out.push(Finding {
                             start: s.start,
@@ -263,6 +281,28 @@ impl RuleSet {
             }
         }
         pos
+    }
+}
+
+impl RuleSet {
+    /// True when `wrapped` is base64 whose decoded bytes hold a credential by the other rules.
+    /// Runs only for candidates that already carry an encoded vendor prefix, so the allocation
+    /// here is off the clean path.
+    pub(crate) fn wraps_credential(&self, wrapped: &[u8]) -> bool {
+        let Some(decoded) = crate::validate::decode_base64(wrapped) else {
+            return false;
+        };
+        let mut scratch = ScanScratch::new(self);
+        let mut found = Vec::new();
+        self.scan_at_depth(
+            &decoded,
+            0..decoded.len(),
+            &mut ScanState::default(),
+            &mut scratch,
+            &mut found,
+            true,
+        );
+        !found.is_empty()
     }
 }
 
@@ -339,6 +379,7 @@ pub fn reference_find(rules: &RuleSet, hay: &[u8]) -> Vec<Finding> {
                         if !secret.is_empty()
                             && !inside_replacement(hay, s.start)
                             && rule.validators.accept(secret, key)
+                            && (!rule.decode_base64 || rules.wraps_credential(secret))
                         {
                             out.push(Finding {
                                 start: s.start,

@@ -228,6 +228,20 @@ pub fn is_basic_credentials(v: &[u8]) -> bool {
     text.find(':').is_some_and(|i| i > 0) && !text.chars().any(char::is_control)
 }
 
+const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Decodes standard base64 (padding optional), after undoing JSON-escaped slashes.
+pub(crate) fn decode_base64(v: &[u8]) -> Option<Vec<u8>> {
+    let mut tmp = Vec::new();
+    let v = crate::fingerprint::normalize(v, &mut tmp);
+    B64_LENIENT.decode(v).ok()
+}
+
 /// Decodes one base64url JWT segment (padding optional).
 pub fn decode_segment(seg: &[u8]) -> Option<Vec<u8>> {
     B64URL.decode(seg).ok()

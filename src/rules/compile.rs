@@ -57,6 +57,8 @@ pub struct CompiledRule {
     pub(crate) max_len: usize,
     pub(crate) validators: Validators,
     pub(crate) checksum: Option<Checksum>,
+    /// The secret is base64 of a credential: confirmed by scanning the decoded bytes.
+    pub(crate) decode_base64: bool,
 }
 
 /// An immutable, compiled rule catalogue with its literal prefilter. Cheap to share across
@@ -260,6 +262,11 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
         None => None,
         Some(name) => Some(Checksum::from_name(name).ok_or_else(|| fail(format!("unknown checksum '{name}'")))?),
     };
+    let decode_base64 = match spec.decode.as_deref() {
+        None => false,
+        Some("base64") => true,
+        Some(other) => return Err(fail(format!("unknown decode '{other}' (known: base64)"))),
+    };
     Ok(CompiledRule {
         id: spec.id.clone(),
         kind: spec.kind.clone(),
@@ -275,6 +282,7 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
         max_len,
         validators,
         checksum,
+        decode_base64,
         spec,
     })
 }

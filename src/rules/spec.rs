@@ -29,6 +29,9 @@ pub struct RuleSpec {
     /// (`+`, `*`, `{n,}`); the engine never looks further than this from an anchor, which is
     /// what bounds the streaming overlap.
     pub max_len: Option<usize>,
+    /// `base64`: the secret is a base64 wrapping (Kubernetes Secret data, env dumps); it counts
+    /// only if its decoded bytes hold a credential by the other rules.
+    pub decode: Option<String>,
     /// Named validators: `jwt`, `not_placeholder`, `token_like`, `sensitive_key`.
     #[serde(default)]
     pub validators: Vec<String>,
