@@ -111,6 +111,12 @@ pub fn check_rules(redactor: &Redactor, select: impl Fn(&CompiledRule) -> bool) 
 
 /// Whole-match spans of the rule's accepted matches in `hay`, ignoring the prefilter.
 fn isolated_matches(redactor: &Redactor, rule: &CompiledRule, hay: &[u8]) -> Vec<(usize, usize)> {
+    let rules = redactor.rules();
+    let index = rules
+        .rules()
+        .iter()
+        .position(|r| std::ptr::eq(r, rule))
+        .expect("rule of this redactor") as u32;
     let mut cache = rule.regex.create_cache();
     let mut caps = rule.regex.create_captures();
     let mut input = Input::new(hay);
@@ -118,18 +124,8 @@ fn isolated_matches(redactor: &Redactor, rule: &CompiledRule, hay: &[u8]) -> Vec
     loop {
         rule.regex.search_captures_with(&mut cache, &input, &mut caps);
         let Some(m) = caps.get_match() else { break };
-        if let Some(s) = caps.get_group(rule.secret_group) {
-            let key = rule
-                .key_group
-                .and_then(|g| caps.get_group(g))
-                .map(|k| &hay[k.start..k.end]);
-            if !s.is_empty()
-                && rule.validators.accept(&hay[s.start..s.end], key)
-                && (!rule.decode_base64 || redactor.rules().wraps_credential(&hay[s.start..s.end]))
-                && !crate::fingerprint::inside_replacement(hay, s.start)
-            {
-                found.push((m.start(), m.end()));
-            }
+        if rules.confirm(index, hay, &caps).is_some() {
+            found.push((m.start(), m.end()));
         }
         let next = m.end().max(m.start() + 1);
         if next > hay.len() {

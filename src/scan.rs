@@ -203,25 +203,8 @@ impl RuleSet {
                             lines_left: MAX_BLOCK_LINES,
                         });
                     }
-                } else if let Some(s) = caps.get_group(compiled.secret_group) {
-                    let secret = &hay[s.start..s.end];
-                    let key = compiled
-                        .key_group
-                        .and_then(|g| caps.get_group(g))
-                        .map(|k| &hay[k.start..k.end]);
-                    if !secret.is_empty()
-                        && !inside_replacement(hay, s.start)
-                        && compiled.validators.accept(secret, key)
-                        && (!compiled.decode_base64 || self.wraps_credential(secret))
-                    {
-                        out.push(Finding {
-                            start: s.start,
-                            end: s.end,
-                            rule,
-                            location: compiled.location,
-                            checksum: compiled.checksum.map_or(ChecksumResult::None, |c| c.verify(secret)),
-                        });
-                    }
+                } else if let Some(f) = self.confirm(rule, hay, caps) {
+                    out.push(f);
                 }
                 let next = if m.end() > m.start() { m.end() } else { m.end() + 1 };
                 if next >= hi {
@@ -285,6 +268,30 @@ impl RuleSet {
 }
 
 impl RuleSet {
+    /// Turns one regex match of `rule` into a finding if its secret passes every check: not
+    /// empty, not our own replacement word, the rule's validators, and for a wrapping rule, a
+    /// credential inside. The one place where a match becomes a finding.
+    pub(crate) fn confirm(&self, rule: u32, hay: &[u8], caps: &Captures) -> Option<Finding> {
+        let compiled = &self.rules[rule as usize];
+        let s = caps.get_group(compiled.secret_group)?;
+        let secret = &hay[s.start..s.end];
+        let key = compiled
+            .key_group
+            .and_then(|g| caps.get_group(g))
+            .map(|k| &hay[k.start..k.end]);
+        let accepted = !secret.is_empty()
+            && !inside_replacement(hay, s.start)
+            && compiled.validators.accept(secret, key)
+            && (!compiled.decode_base64 || self.wraps_credential(secret));
+        accepted.then(|| Finding {
+            start: s.start,
+            end: s.end,
+            rule,
+            location: compiled.location,
+            checksum: compiled.checksum.map_or(ChecksumResult::None, |c| c.verify(secret)),
+        })
+    }
+
     /// True when `wrapped` is base64 whose decoded bytes hold a credential by the other rules.
     /// Runs only for candidates that already carry an encoded vendor prefix, so the allocation
     /// here is off the clean path.
@@ -370,26 +377,7 @@ pub fn reference_find(rules: &RuleSet, hay: &[u8]) -> Vec<Finding> {
                 rule.regex.search_captures_with(&mut cache, &input, &mut caps);
                 let Some(m) = caps.get_match() else { break };
                 if m.end() - m.start() <= rule.max_len {
-                    if let Some(s) = caps.get_group(rule.secret_group) {
-                        let secret = &hay[s.start..s.end];
-                        let key = rule
-                            .key_group
-                            .and_then(|g| caps.get_group(g))
-                            .map(|k| &hay[k.start..k.end]);
-                        if !secret.is_empty()
-                            && !inside_replacement(hay, s.start)
-                            && rule.validators.accept(secret, key)
-                            && (!rule.decode_base64 || rules.wraps_credential(secret))
-                        {
-                            out.push(Finding {
-                                start: s.start,
-                                end: s.end,
-                                rule: r as u32,
-                                location: rule.location,
-                                checksum: rule.checksum.map_or(ChecksumResult::None, |c| c.verify(secret)),
-                            });
-                        }
-                    }
+                    out.extend(rules.confirm(r as u32, hay, &caps));
                 }
                 let next = m.end().max(m.start() + 1);
                 if next >= line_end {

@@ -13,9 +13,16 @@ use crate::validate::Validators;
 const FRAGMENTS: &[(&str, &str)] = &[
     // A token starts where no word character precedes it, or right after a JSON escape such as
     // `\n` (whose `n` is a word character, so `\b` alone would miss `"line\nghp_..."`), or after
-    // an ANSI colour code (`\x1b[31m`, ending in the word character `m`).
-    ("%{lb}", r"(?:\b{start-half}|\\[nrt]|\x1b\[[0-9;]{0,16}m)"),
+    // an ANSI colour code (`\x1b[31m`, ending in the word character `m`), or after a percent-encoded
+    // byte (`%3Dghp_...`) or a JSON `\u00XX` escape.
+    (
+        "%{lb}",
+        r"(?:\b{start-half}|\\[nrt]|\\u00[0-9A-Fa-f]{2}|%[0-9A-Fa-f]{2}|\x1b\[[0-9;]{0,16}m)",
+    ),
     ("%{rb}", r"\b{end-half}"),
+    // The end of a token whose own characters include `-`: the next byte is neither a word
+    // character nor `-` (consumed, but never part of the secret), or the line ends.
+    ("%{rbh}", r"(?:[^0-9A-Za-z_\-]|(?m:$))"),
     // Between a key and its value in every common rendering: `Key: v`, `"key":"v"`,
     // `\"key\":\"v\"`, `'key': 'v'`, `key=v`, `key="v"`, `Key:[v]` (Go), `Key=[v]` (Java),
     // `"key": ["v"]`, `"key"=>"v"` (Ruby).
