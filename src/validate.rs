@@ -150,7 +150,8 @@ pub fn token_like(v: &[u8]) -> bool {
     if digit && (lower || upper) {
         return true;
     }
-    v.len() >= 20 && lower && upper && shannon_entropy(v) >= 3.9
+    // `Module::TypeName` is a path, not a token.
+    v.len() >= 20 && lower && upper && shannon_entropy(v) >= 3.9 && memchr::memmem::find(v, b"::").is_none()
 }
 
 /// Shannon entropy in bits per byte.
@@ -313,5 +314,6 @@ mod tests {
         assert!(token_like(b"nxNe5soTmF7bcrvdFpbchUBFDUFN7itO"));
         assert!(!token_like(b"authentication"));
         assert!(!token_like(b"AuthenticationRequired"));
+        assert!(!token_like(b"cpuid_aes_sha::InitToken"));
     }
 }
