@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tokenscrub::check::check_rules;
 use tokenscrub::keysource::{KEY_ENV, default_state_dir, resolve_key};
-use tokenscrub::pipe::{PipeConfig, StreamRedactor};
+use tokenscrub::pipe::{PipeConfig, run_parallel};
 use tokenscrub::rules::{self, RuleSource};
 use tokenscrub::{Redactor, RedactorBuilder};
 
@@ -41,6 +41,9 @@ struct RunArgs {
     /// Bytes asked of each read.
     #[arg(long, value_name = "BYTES", default_value_t = PipeConfig::default().read_size, hide = true)]
     read_size: usize,
+    /// Worker threads (default: the available cores; 1 scans on the reading thread).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Longest partial line held in memory before it is scanned in overlapping windows.
     #[arg(long, value_name = "BYTES", default_value_t = PipeConfig::default().window)]
     max_window: usize,
@@ -177,7 +180,9 @@ fn redact(args: RunArgs) -> Result<ExitCode> {
         read_size: args.read_size,
         window: args.max_window,
     };
-    let mut stream = StreamRedactor::new(&redactor, config);
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     // Unbuffered handles on fds 0 and 1: each scanned block is one write, so live tails stay
     // prompt and large inputs are not copied through a second buffer.
     let mut out: File = match &args.output {
@@ -186,11 +191,11 @@ fn redact(args: RunArgs) -> Result<ExitCode> {
     };
     if args.files.is_empty() {
         let stdin = File::from(io::stdin().as_fd().try_clone_to_owned()?);
-        stream.run(stdin, &mut out)?;
+        run_parallel(&redactor, config, threads, stdin, &mut out)?;
     } else {
         for path in &args.files {
             let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-            stream.run(file, &mut out).map_err(|e| {
+            run_parallel(&redactor, config, threads, file, &mut out).map_err(|e| {
                 if e.kind() == ErrorKind::BrokenPipe {
                     anyhow::Error::from(e)
                 } else {

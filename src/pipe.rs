@@ -191,3 +191,205 @@ impl<'r> StreamRedactor<'r> {
 pub fn redact_stream<R: Read, W: Write>(redactor: &Redactor, reader: R, writer: W) -> io::Result<PipeStats> {
     StreamRedactor::new(redactor, PipeConfig::default()).run(reader, writer)
 }
+
+/// One block of complete lines, or output the reader already rendered (a window of a long line).
+struct Job {
+    seq: u64,
+    input: Vec<u8>,
+    /// False for bytes the reader already rendered: passed through in order, never rescanned.
+    scan: bool,
+}
+
+/// A worker's result for one block.
+struct Done {
+    seq: u64,
+    /// The block as read (kept for the rare sequential redo, see `run_parallel`).
+    input: Vec<u8>,
+    /// The redacted block, or `None` when nothing was found (the input is written as is).
+    output: Option<Vec<u8>>,
+    /// Multi-line state after the block, assuming none was open before it. `None` for output
+    /// the reader rendered itself: it neither depends on nor changes the state.
+    end_state: Option<ScanState>,
+    secrets: u64,
+}
+
+/// Redacts `reader` into `writer` on `threads` worker threads (1 or 0: the sequential path).
+///
+/// The reader cuts the input into blocks at line ends (one block per read) and hands them to
+/// workers; a writer thread puts results back in input order and writes each as soon as it and
+/// everything before it is done, so live tails stay prompt. Workers assume no multi-line block
+/// is open at the start of their block; in the rare case the previous block ended inside one (a
+/// PEM key cut by a read), the writer redoes that block sequentially with the right state.
+/// Lines longer than the window are scanned by the reader in overlapping windows, exactly as
+/// on the sequential path.
+pub fn run_parallel<R: Read, W: Write + Send>(
+    redactor: &Redactor,
+    config: PipeConfig,
+    threads: usize,
+    mut reader: R,
+    writer: W,
+) -> io::Result<PipeStats> {
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+
+    if threads <= 1 {
+        return StreamRedactor::new(redactor, config).run(reader, writer);
+    }
+    let mut stream = StreamRedactor::new(redactor, config);
+    let PipeConfig { read_size, window } = stream.config;
+    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(2 * threads);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let job_rx = Arc::clone(&job_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                let mut scratch = redactor.scratch();
+                loop {
+                    let job = match job_rx.lock().expect("job queue").recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    };
+                    if !job.scan {
+                        let done = Done {
+                            seq: job.seq,
+                            input: job.input,
+                            output: None,
+                            end_state: None,
+                            secrets: 0,
+                        };
+                        if done_tx.send(done).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    let mut state = ScanState::default();
+                    redactor.find(&job.input, 0..job.input.len(), &mut state, &mut scratch);
+                    let (findings, decode) = Redactor::decode_buf(&mut scratch);
+                    let output = (!findings.is_empty()).then(|| {
+                        let mut out = Vec::with_capacity(job.input.len() + 32 * findings.len());
+                        redactor.write_redacted(&job.input, 0..job.input.len(), findings, decode, &mut out);
+                        out
+                    });
+                    let secrets = findings.len() as u64;
+                    let done = Done {
+                        seq: job.seq,
+                        input: job.input,
+                        output,
+                        end_state: Some(state),
+                        secrets,
+                    };
+                    if done_tx.send(done).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        // Only the workers hold the job queue now: if they all stop (the writer failed), the
+        // reader's next send fails instead of blocking on a full queue.
+        drop(job_rx);
+        drop(done_tx);
+
+        let writer_thread = scope.spawn(move || write_in_order(redactor, done_rx, writer));
+
+        // Reader: the calling thread.
+        let read_result = (|| -> io::Result<u64> {
+            let mut buf = vec![0u8; window + read_size + CONTEXT];
+            let (mut filled, mut start, mut seq, mut bytes_in) = (0usize, 0usize, 0u64, 0u64);
+            let send = |seq: &mut u64, input: Vec<u8>, scan: bool| -> bool {
+                let ok = job_tx.send(Job { seq: *seq, input, scan }).is_ok();
+                *seq += 1;
+                ok
+            };
+            loop {
+                if buf.len() - filled < read_size {
+                    let keep = start.saturating_sub(CONTEXT);
+                    buf.copy_within(keep..filled, 0);
+                    filled -= keep;
+                    start -= keep;
+                }
+                let n = match reader.read(&mut buf[filled..filled + read_size]) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                bytes_in += n as u64;
+                let last_newline = memrchr(b'\n', &buf[filled..filled + n]).map(|i| filled + i + 1);
+                filled += n;
+                if let Some(line_end) = last_newline {
+                    if !send(&mut seq, buf[start..line_end].to_vec(), true) {
+                        return Ok(bytes_in);
+                    }
+                    start = line_end;
+                }
+                while filled - start >= window {
+                    // A long line: scanned here in windows, in order, like the sequential path.
+                    let mut rendered = Vec::new();
+                    let mut stats = PipeStats::default();
+                    let mut no_state = ScanState::default();
+                    let commit =
+                        stream.process(&buf[..filled], start, false, &mut no_state, &mut rendered, &mut stats)?;
+                    start = commit;
+                    if !send(&mut seq, rendered, false) {
+                        return Ok(bytes_in);
+                    }
+                }
+            }
+            if start < filled {
+                send(&mut seq, buf[start..filled].to_vec(), true);
+            }
+            Ok(bytes_in)
+        })();
+        drop(job_tx);
+        let written = writer_thread.join().expect("writer thread");
+        let bytes_in = read_result?;
+        let mut stats = written?;
+        stats.bytes_in = bytes_in;
+        Ok(stats)
+    })
+}
+
+/// The writer thread: reorders results and writes them.
+fn write_in_order<W: Write>(
+    redactor: &Redactor,
+    done_rx: std::sync::mpsc::Receiver<Done>,
+    mut writer: W,
+) -> io::Result<PipeStats> {
+    use std::collections::BTreeMap;
+    let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+    let mut next = 0u64;
+    let mut state = ScanState::default();
+    let mut scratch = redactor.scratch();
+    let mut redo = Vec::new();
+    let mut stats = PipeStats::default();
+    for done in done_rx {
+        pending.insert(done.seq, done);
+        while let Some(done) = pending.remove(&next) {
+            next += 1;
+            let bytes: &[u8] = match (&done.end_state, state.in_block()) {
+                (Some(_), true) => {
+                    // The worker assumed no open block; redo this one with the real state.
+                    redactor.find(&done.input, 0..done.input.len(), &mut state, &mut scratch);
+                    let (findings, decode) = Redactor::decode_buf(&mut scratch);
+                    stats.secrets += findings.len() as u64;
+                    redo.clear();
+                    redactor.write_redacted(&done.input, 0..done.input.len(), findings, decode, &mut redo);
+                    &redo
+                }
+                (Some(end), false) => {
+                    state = end.clone();
+                    stats.secrets += done.secrets;
+                    done.output.as_deref().unwrap_or(&done.input)
+                }
+                (None, _) => done.output.as_deref().unwrap_or(&done.input),
+            };
+            writer.write_all(bytes)?;
+            stats.bytes_out += bytes.len() as u64;
+        }
+        writer.flush()?;
+    }
+    Ok(stats)
+}

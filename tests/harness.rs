@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use tokenscrub::pipe::{PipeConfig, StreamRedactor};
+use tokenscrub::pipe::{PipeConfig, StreamRedactor, run_parallel};
 use tokenscrub::{Redactor, RedactorBuilder};
 
 const KEY: &[u8] = b"harness key: 0123456789abcdef0123456789";
@@ -157,4 +157,72 @@ fn long_lines_are_scanned_in_overlapping_windows() {
         let needle = &sec.as_bytes()[sec.len() - 12..];
         assert!(!got.windows(needle.len()).any(|w| w == needle), "{sec} leaked");
     }
+}
+
+/// The threaded path writes exactly what the sequential path writes: blocks come back in input
+/// order, and a PEM key cut across blocks is still redacted line by line.
+#[test]
+fn threaded_path_agrees_with_slice_path() {
+    let r = redactor();
+    let mut cases = edge_cases();
+    cases.extend(example_inputs(&r));
+    // One input holding every case, so that many blocks are in flight at once.
+    let all: Vec<u8> = cases
+        .iter()
+        .flat_map(|c| c.iter().copied().chain(std::iter::once(b'\n')))
+        .collect();
+    cases.push(all.clone());
+    cases.push(all.repeat(20));
+    for case in &cases {
+        let expected = r.redact(case);
+        for (threads, read_size, chunk) in [(2, 64, 7), (3, 4096, 1000), (2, 256 * 1024, 1 << 20), (4, 1, 1)] {
+            if read_size == 1 && case.len() > 5000 {
+                continue;
+            }
+            let mut out = Vec::new();
+            let config = PipeConfig {
+                read_size,
+                ..PipeConfig::default()
+            };
+            run_parallel(&r, config, threads, Chunked { data: case, chunk }, &mut out).unwrap();
+            assert!(
+                out == expected,
+                "threads {threads} read {read_size}: {:?}",
+                String::from_utf8_lossy(case)
+            );
+        }
+    }
+}
+
+#[test]
+fn threaded_path_scans_long_lines_in_windows() {
+    let r = redactor();
+    let secret = "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";
+    let mut input = b"short line before\n".to_vec();
+    for i in 0..60 {
+        input.extend(std::iter::repeat_n(b'a', 4000 + i * 97));
+        input.push(b' ');
+        input.extend_from_slice(secret.as_bytes());
+        input.push(b' ');
+    }
+    input.extend_from_slice(b"\nshort line after\n");
+    let expected = r.redact(&input);
+    let mut out = Vec::new();
+    let config = PipeConfig {
+        read_size: 8192,
+        window: 0,
+    };
+    run_parallel(
+        &r,
+        config,
+        2,
+        Chunked {
+            data: &input,
+            chunk: 8192,
+        },
+        &mut out,
+    )
+    .unwrap();
+    assert!(out == expected, "threaded long line differs");
+    assert_eq!(out.windows(9).filter(|w| *w == b"REDACTED:").count(), 60);
 }
