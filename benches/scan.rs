@@ -5,6 +5,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokenscrub::RedactorBuilder;
+use tokenscrub::rules::{self, RuleSet};
+use tokenscrub::scan::{ScanScratch, ScanState};
 
 const KEY: &[u8] = b"bench key: 0123456789abcdef0123456789";
 
@@ -60,6 +62,66 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+
+    // Rule-count scaling: the same clean logs under the first 10, 60 and all rules. Anchors share
+    // one automaton, so cost should grow with anchor hits, not with the number of rules.
+    let specs: Vec<_> = rules::builtin_sources()
+        .iter()
+        .flat_map(|s| rules::parse(s).unwrap())
+        .collect();
+    let (clean, _) = input(50_000, 0);
+    let mut group = c.benchmark_group("rule_count");
+    group.throughput(Throughput::Bytes(clean.len() as u64));
+    for n in [10, 60, specs.len()] {
+        let set = RuleSet::compile(specs[..n].to_vec()).unwrap();
+        let mut scratch = ScanScratch::new(&set);
+        let mut found = Vec::new();
+        set.scan(
+            &clean,
+            0..clean.len(),
+            &mut ScanState::default(),
+            &mut scratch,
+            &mut found,
+        );
+        assert!(found.is_empty(), "{n} rules: clean input has no credential");
+        group.bench_function(format!("{n}_rules_clean"), |b| {
+            b.iter(|| {
+                found.clear();
+                set.scan(
+                    black_box(&clean),
+                    0..clean.len(),
+                    &mut ScanState::default(),
+                    &mut scratch,
+                    &mut found,
+                );
+                black_box(found.len())
+            })
+        });
+    }
+    group.finish();
+
+    // One 100 MB line with a token every MiB, through the streaming path (windows + overlap).
+    let mut line = Vec::with_capacity(100 << 20);
+    for _ in 0..100 {
+        let start = line.len();
+        line.extend_from_slice(b"GET /a?b=c ");
+        line.extend_from_slice(b"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 ");
+        while line.len() - start < (1 << 20) {
+            line.extend_from_slice(b"lorem ipsum dolor sit amet consectetur adipiscing elit ");
+        }
+    }
+    line.push(b'\n');
+    let mut group = c.benchmark_group("long_line");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(line.len() as u64));
+    let mut stream = tokenscrub::pipe::StreamRedactor::new(&redactor, tokenscrub::pipe::PipeConfig::default());
+    group.bench_function("100mb_single_line", |b| {
+        b.iter(|| {
+            let stats = stream.run(black_box(&line[..]), std::io::sink()).unwrap();
+            assert_eq!(stats.secrets, 100);
+        })
+    });
     group.finish();
 }
 
