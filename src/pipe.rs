@@ -65,8 +65,66 @@ pub struct StreamRedactor<'r> {
     config: PipeConfig,
     scratch: Scratch,
     out: Vec<u8>,
-    /// Input buffer: `window + read_size + CONTEXT` bytes, allocated once.
+    /// Input buffer, allocated once.
+    input: LineBuffer,
+}
+
+/// The input side of both paths: bytes read but not yet written, plus up to `CONTEXT` bytes
+/// before them kept for look-behind.
+///
+/// Invariants: `start <= filled <= buf.len()`; `buf[..start]` is already written;
+/// `buf.len() - filled >= read_size` before every read (compaction makes room, since the
+/// caller never lets more than `window` unwritten bytes pile up).
+#[derive(Debug)]
+struct LineBuffer {
     buf: Vec<u8>,
+    filled: usize,
+    start: usize,
+    read_size: usize,
+}
+
+impl LineBuffer {
+    fn new(config: PipeConfig) -> Self {
+        LineBuffer {
+            buf: vec![0u8; config.window + config.read_size + CONTEXT],
+            filled: 0,
+            start: 0,
+            read_size: config.read_size,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.filled = 0;
+        self.start = 0;
+    }
+
+    /// Reads once. Returns the bytes read (0 at end of input) and the end of the last complete
+    /// line among them.
+    fn read_from<R: Read>(&mut self, reader: &mut R) -> io::Result<(usize, Option<usize>)> {
+        if self.buf.len() - self.filled < self.read_size {
+            let keep = self.start.saturating_sub(CONTEXT);
+            self.buf.copy_within(keep..self.filled, 0);
+            self.filled -= keep;
+            self.start -= keep;
+        }
+        loop {
+            match reader.read(&mut self.buf[self.filled..self.filled + self.read_size]) {
+                Ok(n) => {
+                    let last_newline =
+                        memrchr(b'\n', &self.buf[self.filled..self.filled + n]).map(|i| self.filled + i + 1);
+                    self.filled += n;
+                    return Ok((n, last_newline));
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Bytes read but not yet written.
+    fn unwritten(&self) -> usize {
+        self.filled - self.start
+    }
 }
 
 impl<'r> StreamRedactor<'r> {
@@ -77,13 +135,12 @@ impl<'r> StreamRedactor<'r> {
             read_size: config.read_size.max(1),
             window: config.window.max(2 * overlap + 1),
         };
-        let buf = vec![0u8; config.window + config.read_size + CONTEXT];
         StreamRedactor {
             redactor,
             config,
             scratch: redactor.scratch(),
             out: Vec::new(),
-            buf,
+            input: LineBuffer::new(config),
         }
     }
 
@@ -94,52 +151,65 @@ impl<'r> StreamRedactor<'r> {
 
     /// Copies `reader` to `writer`, redacting. Multi-line state starts fresh for each call.
     pub fn run<R: Read, W: Write>(&mut self, mut reader: R, mut writer: W) -> io::Result<PipeStats> {
-        let PipeConfig { read_size, window } = self.config;
-        let mut buf = std::mem::take(&mut self.buf);
-        let result = self.run_with(&mut buf, &mut reader, &mut writer, read_size, window);
-        self.buf = buf;
+        let mut input = std::mem::replace(
+            &mut self.input,
+            LineBuffer {
+                buf: Vec::new(),
+                filled: 0,
+                start: 0,
+                read_size: 0,
+            },
+        );
+        input.reset();
+        let result = self.run_with(&mut input, &mut reader, &mut writer);
+        self.input = input;
         result
     }
 
     fn run_with<R: Read, W: Write>(
         &mut self,
-        buf: &mut [u8],
+        input: &mut LineBuffer,
         reader: &mut R,
         writer: &mut W,
-        read_size: usize,
-        window: usize,
     ) -> io::Result<PipeStats> {
-        let mut filled: usize = 0; // bytes of buf holding input
-        let mut start: usize = 0; // first byte not yet written
         let mut state = ScanState::default();
         let mut stats = PipeStats::default();
         loop {
-            if buf.len() - filled < read_size {
-                // Compact: keep the unwritten bytes and a little context before them.
-                let keep = start.saturating_sub(CONTEXT);
-                buf.copy_within(keep..filled, 0);
-                filled -= keep;
-                start -= keep;
+            let (n, last_newline) = input.read_from(reader)?;
+            if n == 0 {
+                break;
             }
-            let n = match reader.read(&mut buf[filled..filled + read_size]) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
             stats.bytes_in += n as u64;
-            let new_end = filled + n;
-            let last_newline = memrchr(b'\n', &buf[filled..new_end]).map(|i| filled + i + 1);
-            filled = new_end;
             if let Some(line_end) = last_newline {
-                start = self.process(&buf[..line_end], start, true, &mut state, writer, &mut stats)?;
+                input.start = self.process(
+                    &input.buf[..line_end],
+                    input.start,
+                    true,
+                    &mut state,
+                    writer,
+                    &mut stats,
+                )?;
             }
-            while filled - start >= window {
-                start = self.process(&buf[..filled], start, false, &mut state, writer, &mut stats)?;
+            while input.unwritten() >= self.config.window {
+                input.start = self.process(
+                    &input.buf[..input.filled],
+                    input.start,
+                    false,
+                    &mut state,
+                    writer,
+                    &mut stats,
+                )?;
             }
         }
-        if start < filled {
-            self.process(&buf[..filled], start, true, &mut state, writer, &mut stats)?;
+        if input.unwritten() > 0 {
+            self.process(
+                &input.buf[..input.filled],
+                input.start,
+                true,
+                &mut state,
+                writer,
+                &mut stats,
+            )?;
         }
         writer.flush()?;
         Ok(stats)
@@ -236,7 +306,7 @@ pub fn run_parallel<R: Read, W: Write + Send>(
         return StreamRedactor::new(redactor, config).run(reader, writer);
     }
     let mut stream = StreamRedactor::new(redactor, config);
-    let PipeConfig { read_size, window } = stream.config;
+    let window = stream.config.window;
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(2 * threads);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Done>();
@@ -296,50 +366,45 @@ pub fn run_parallel<R: Read, W: Write + Send>(
 
         // Reader: the calling thread.
         let read_result = (|| -> io::Result<u64> {
-            let mut buf = vec![0u8; window + read_size + CONTEXT];
-            let (mut filled, mut start, mut seq, mut bytes_in) = (0usize, 0usize, 0u64, 0u64);
+            let mut input = LineBuffer::new(stream.config);
+            let (mut seq, mut bytes_in) = (0u64, 0u64);
             let send = |seq: &mut u64, input: Vec<u8>, scan: bool| -> bool {
                 let ok = job_tx.send(Job { seq: *seq, input, scan }).is_ok();
                 *seq += 1;
                 ok
             };
             loop {
-                if buf.len() - filled < read_size {
-                    let keep = start.saturating_sub(CONTEXT);
-                    buf.copy_within(keep..filled, 0);
-                    filled -= keep;
-                    start -= keep;
+                let (n, last_newline) = input.read_from(&mut reader)?;
+                if n == 0 {
+                    break;
                 }
-                let n = match reader.read(&mut buf[filled..filled + read_size]) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
                 bytes_in += n as u64;
-                let last_newline = memrchr(b'\n', &buf[filled..filled + n]).map(|i| filled + i + 1);
-                filled += n;
                 if let Some(line_end) = last_newline {
-                    if !send(&mut seq, buf[start..line_end].to_vec(), true) {
+                    if !send(&mut seq, input.buf[input.start..line_end].to_vec(), true) {
                         return Ok(bytes_in);
                     }
-                    start = line_end;
+                    input.start = line_end;
                 }
-                while filled - start >= window {
+                while input.unwritten() >= window {
                     // A long line: scanned here in windows, in order, like the sequential path.
                     let mut rendered = Vec::new();
                     let mut stats = PipeStats::default();
                     let mut no_state = ScanState::default();
-                    let commit =
-                        stream.process(&buf[..filled], start, false, &mut no_state, &mut rendered, &mut stats)?;
-                    start = commit;
+                    input.start = stream.process(
+                        &input.buf[..input.filled],
+                        input.start,
+                        false,
+                        &mut no_state,
+                        &mut rendered,
+                        &mut stats,
+                    )?;
                     if !send(&mut seq, rendered, false) {
                         return Ok(bytes_in);
                     }
                 }
             }
-            if start < filled {
-                send(&mut seq, buf[start..filled].to_vec(), true);
+            if input.unwritten() > 0 {
+                send(&mut seq, input.buf[input.start..input.filled].to_vec(), true);
             }
             Ok(bytes_in)
         })();
