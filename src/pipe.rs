@@ -75,7 +75,7 @@ pub struct StreamRedactor<'r> {
 /// Invariants: `start <= filled <= buf.len()`; `buf[..start]` is already written;
 /// `buf.len() - filled >= read_size` before every read (compaction makes room, since the
 /// caller never lets more than `window` unwritten bytes pile up).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct LineBuffer {
     buf: Vec<u8>,
     filled: usize,
@@ -151,15 +151,7 @@ impl<'r> StreamRedactor<'r> {
 
     /// Copies `reader` to `writer`, redacting. Multi-line state starts fresh for each call.
     pub fn run<R: Read, W: Write>(&mut self, mut reader: R, mut writer: W) -> io::Result<PipeStats> {
-        let mut input = std::mem::replace(
-            &mut self.input,
-            LineBuffer {
-                buf: Vec::new(),
-                filled: 0,
-                start: 0,
-                read_size: 0,
-            },
-        );
+        let mut input = std::mem::take(&mut self.input);
         input.reset();
         let result = self.run_with(&mut input, &mut reader, &mut writer);
         self.input = input;
