@@ -302,6 +302,10 @@ pub fn run_parallel<R: Read, W: Write + Send>(
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(2 * threads);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Done>();
+    // Blocks in flight (read, not yet written) are bounded by permits: the reader takes one per
+    // block, the writer gives it back once the block is written. Without this, a slow consumer
+    // downstream would let finished blocks pile up in memory.
+    let (permit_tx, permit_rx) = mpsc::sync_channel::<()>(4 * threads);
 
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -354,14 +358,14 @@ pub fn run_parallel<R: Read, W: Write + Send>(
         drop(job_rx);
         drop(done_tx);
 
-        let writer_thread = scope.spawn(move || write_in_order(redactor, done_rx, writer));
+        let writer_thread = scope.spawn(move || write_in_order(redactor, done_rx, permit_rx, writer));
 
         // Reader: the calling thread.
         let read_result = (|| -> io::Result<u64> {
             let mut input = LineBuffer::new(stream.config);
             let (mut seq, mut bytes_in) = (0u64, 0u64);
             let send = |seq: &mut u64, input: Vec<u8>, scan: bool| -> bool {
-                let ok = job_tx.send(Job { seq: *seq, input, scan }).is_ok();
+                let ok = permit_tx.send(()).is_ok() && job_tx.send(Job { seq: *seq, input, scan }).is_ok();
                 *seq += 1;
                 ok
             };
@@ -413,6 +417,7 @@ pub fn run_parallel<R: Read, W: Write + Send>(
 fn write_in_order<W: Write>(
     redactor: &Redactor,
     done_rx: std::sync::mpsc::Receiver<Done>,
+    permits: std::sync::mpsc::Receiver<()>,
     mut writer: W,
 ) -> io::Result<PipeStats> {
     use std::collections::BTreeMap;
@@ -445,6 +450,8 @@ fn write_in_order<W: Write>(
             };
             writer.write_all(bytes)?;
             stats.bytes_out += bytes.len() as u64;
+            // The block is out of memory's way: let the reader take another.
+            let _ = permits.try_recv();
         }
         writer.flush()?;
     }

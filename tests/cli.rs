@@ -309,3 +309,42 @@ fn one_huge_line_keeps_memory_bounded() {
     assert!(total > LINE_MB << 20);
     assert!(peak > 0 && peak < 64 * 1024, "peak RSS {peak} KiB");
 }
+
+/// A consumer slower than the input (a shipper under back-pressure) must not make finished
+/// blocks pile up in memory: blocks in flight are bounded.
+#[test]
+fn slow_consumer_keeps_memory_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.log");
+    let line = format!(
+        "2026-11-22T00:00:01Z INFO request done trace_id=7cbe6900040c74c025eff77a2bdd3e37 status=200 token={GHP}\n"
+    );
+    // Twice the memory bound, read far faster than the consumer below takes it.
+    let lines = (128 << 20) / line.len();
+    fs::write(&path, line.repeat(lines)).unwrap();
+    let mut child = bin()
+        .args(["--threads", "2"])
+        .stdin(fs::File::open(&path).unwrap())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut total, mut peak, mut reads) = (0usize, 0u64, 0u32);
+    loop {
+        let n = stdout.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n;
+        reads += 1;
+        if reads % 16 == 0 {
+            peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(20)); // about 50 MB/s
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    let expected_line = line.len() - GHP.len() + "REDACTED:github_classic:0123456789abcdef".len();
+    assert_eq!(total, lines * expected_line);
+    assert!(peak > 0 && peak < 64 * 1024, "peak RSS {peak} KiB");
+}
