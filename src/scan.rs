@@ -127,6 +127,7 @@ impl RuleSet {
             let line_hi = memchr(b'\n', &hay[m.end()..end]).map_or(end, |i| m.end() + i);
             scratch.windows.clear();
             self.push_windows(
+                hay,
                 m.pattern().as_usize(),
                 m.start(),
                 m.end(),
@@ -140,6 +141,7 @@ impl RuleSet {
                     break;
                 };
                 self.push_windows(
+                    hay,
                     m.pattern().as_usize(),
                     m.start(),
                     m.end(),
@@ -154,9 +156,22 @@ impl RuleSet {
         }
     }
 
-    fn push_windows(&self, pattern: usize, s: usize, e: usize, lo: usize, hi: usize, windows: &mut Vec<Window>) {
-        for &r in &self.triggers[pattern] {
-            let max = self.rules[r as usize].max_len;
+    fn push_windows(
+        &self,
+        hay: &[u8],
+        pattern: usize,
+        s: usize,
+        e: usize,
+        lo: usize,
+        hi: usize,
+        windows: &mut Vec<Window>,
+    ) {
+        for &(r, own) in &self.triggers[pattern] {
+            let rule = &self.rules[r as usize];
+            if own && rule.anchor_then_separator && !separator_follows(&hay[e..hi]) {
+                continue;
+            }
+            let max = rule.max_len;
             windows.push(Window {
                 rule: r,
                 lo: s.saturating_sub(max).max(lo),
@@ -311,6 +326,15 @@ impl RuleSet {
         );
         !found.is_empty()
     }
+}
+
+/// True when `rest` starts with a key/value separator (`:` or `=`), after at most 8 bytes of
+/// closing quotes, escapes and blanks: `key=`, `"key": `, `\"key\":`, `'key' =>`, `Key:[`.
+fn separator_follows(rest: &[u8]) -> bool {
+    rest.iter()
+        .take(9)
+        .find(|b| !matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t'))
+        .is_some_and(|&b| b == b':' || b == b'=')
 }
 
 fn is_base64_byte(b: u8) -> bool {

@@ -66,6 +66,8 @@ pub struct CompiledRule {
     pub(crate) checksum: Option<Checksum>,
     /// The secret is base64 of a credential: confirmed by scanning the decoded bytes.
     pub(crate) decode_base64: bool,
+    /// A hit of one of this rule's own anchors counts only when a key/value separator follows.
+    pub(crate) anchor_then_separator: bool,
 }
 
 /// An immutable, compiled rule catalogue with its literal prefilter. Cheap to share across
@@ -75,11 +77,11 @@ pub struct RuleSet {
     pub(crate) rules: Vec<CompiledRule>,
     /// All distinct anchors (lowercased) in one automaton.
     pub(crate) prefilter: AhoCorasick,
-    /// For each prefilter pattern: the rules to confirm when it is found. This includes the
-    /// rules of every anchor that a leftmost-longest search could hide behind this one (an
-    /// anchor inside it, or one starting inside it), so that non-overlapping search loses no
-    /// candidate.
-    pub(crate) triggers: Vec<Vec<u32>>,
+    /// For each prefilter pattern: the rules to confirm when it is found, each with whether the
+    /// pattern is one of the rule's own anchors. This includes the rules of every anchor that a
+    /// leftmost-longest search could hide behind this one (an anchor inside it, or one starting
+    /// inside it), so that non-overlapping search loses no candidate.
+    pub(crate) triggers: Vec<Vec<(u32, bool)>>,
     /// Bytes a streaming window must keep back: no match is longer than this.
     pub(crate) overlap: usize,
 }
@@ -120,14 +122,16 @@ impl RuleSet {
         let anchors: Vec<Vec<u8>> = by_anchor.keys().cloned().collect();
         let mut triggers = Vec::with_capacity(anchors.len());
         for a in &anchors {
-            let mut set: Vec<u32> = Vec::new();
+            let mut set: Vec<(u32, bool)> = Vec::new();
             for b in &anchors {
                 if hides(a, b) {
-                    set.extend_from_slice(&by_anchor[b]);
+                    set.extend(by_anchor[b].iter().map(|&r| (r, a == b)));
                 }
             }
+            // A rule reached both as its own anchor and through a hidden one: keep the
+            // unconditional entry (`false` sorts first).
             set.sort_unstable();
-            set.dedup();
+            set.dedup_by_key(|(r, _)| *r);
             triggers.push(set);
         }
         let prefilter = AhoCorasick::builder()
@@ -274,6 +278,11 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
         Some("base64") => true,
         Some(other) => return Err(fail(format!("unknown decode '{other}' (known: base64)"))),
     };
+    let anchor_then_separator = match spec.anchor_then.as_deref() {
+        None => false,
+        Some("separator") => true,
+        Some(other) => return Err(fail(format!("unknown anchor_then '{other}' (known: separator)"))),
+    };
     Ok(CompiledRule {
         id: spec.id.clone(),
         kind: spec.kind.clone(),
@@ -290,6 +299,7 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
         validators,
         checksum,
         decode_base64,
+        anchor_then_separator,
         spec,
     })
 }

@@ -32,6 +32,10 @@ pub struct RuleSpec {
     /// `base64`: the secret is a base64 wrapping (Kubernetes Secret data, env dumps); it counts
     /// only if its decoded bytes hold a credential by the other rules.
     pub decode: Option<String>,
+    /// `separator`: in every match, one of the rule's anchors ends the field name and is followed,
+    /// after at most 8 quote, backslash or blank bytes, by `:` or `=`. The prefilter then skips
+    /// hits that are not (prose such as "authorization failed" costs no regex run).
+    pub anchor_then: Option<String>,
     /// Named validators: `jwt`, `not_placeholder`, `token_like`, `sensitive_key`.
     #[serde(default)]
     pub validators: Vec<String>,
