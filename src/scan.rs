@@ -126,29 +126,13 @@ impl RuleSet {
             let line_lo = memrchr(b'\n', &hay[range.start..m.start()]).map_or(range.start, |i| range.start + i + 1);
             let line_hi = memchr(b'\n', &hay[m.end()..end]).map_or(end, |i| m.end() + i);
             scratch.windows.clear();
-            self.push_windows(
-                hay,
-                m.pattern().as_usize(),
-                m.start(),
-                m.end(),
-                line_lo,
-                line_hi,
-                &mut scratch.windows,
-            );
+            self.push_windows(hay, m, line_lo..line_hi, &mut scratch.windows);
             let mut p = m.end();
             while p < line_hi {
                 let Some(m) = self.prefilter.find(AcInput::new(hay).span(p..line_hi)) else {
                     break;
                 };
-                self.push_windows(
-                    hay,
-                    m.pattern().as_usize(),
-                    m.start(),
-                    m.end(),
-                    line_lo,
-                    line_hi,
-                    &mut scratch.windows,
-                );
+                self.push_windows(hay, m, line_lo..line_hi, &mut scratch.windows);
                 p = m.end();
             }
             self.confirm_line(hay, line_hi, state, scratch, out, nested);
@@ -156,17 +140,11 @@ impl RuleSet {
         }
     }
 
-    fn push_windows(
-        &self,
-        hay: &[u8],
-        pattern: usize,
-        s: usize,
-        e: usize,
-        lo: usize,
-        hi: usize,
-        windows: &mut Vec<Window>,
-    ) {
-        for &(r, own) in &self.triggers[pattern] {
+    /// Queues, for one anchor hit `m` on the line `line`, a regex window for each rule it
+    /// triggers.
+    fn push_windows(&self, hay: &[u8], m: aho_corasick::Match, line: Range<usize>, windows: &mut Vec<Window>) {
+        let (s, e, lo, hi) = (m.start(), m.end(), line.start, line.end);
+        for &(r, own) in &self.triggers[m.pattern().as_usize()] {
             let rule = &self.rules[r as usize];
             if own && rule.anchor_then_separator && !separator_follows(&hay[e..hi]) {
                 continue;
