@@ -10,9 +10,17 @@
 //! A line longer than `window` bytes is not held whole: its first `window` bytes are scanned,
 //! and everything up to `window - overlap` (or up to the end of the last secret found there,
 //! if later) is written; the rest is kept and scanned again with the bytes that follow.
-//! `overlap` is one more than the longest match any rule can produce (rule regexes must be
-//! bounded, see `patterns/README.md`), so a credential straddling the cut is always seen whole
-//! in one of the two scans. Memory stays bounded by `window + read_size` for any line length.
+//! `overlap` is one more than the longest match any rule can produce (every rule has a known
+//! maximum match length, see `patterns/README.md`), so a credential straddling the cut is
+//! always seen whole in one of the two scans. Memory stays bounded by `window + read_size` for
+//! any line length.
+//!
+//! # Threads
+//!
+//! [`run_parallel`] hands blocks of complete lines to worker threads and writes results in
+//! input order from a writer thread. At most four blocks per worker are in flight (read but not
+//! yet written), so a slow consumer cannot make memory grow. With one thread it is the
+//! sequential [`StreamRedactor`].
 //!
 //! Every byte is scanned before it is written; bytes are never forwarded raw. A read error ends
 //! the stream with that error after what was already complete has been written.
@@ -221,7 +229,7 @@ impl<'r> StreamRedactor<'r> {
     ) -> io::Result<usize> {
         let end = hay.len();
         self.redactor.find(hay, start..end, state, &mut self.scratch);
-        let (findings, decode) = Redactor::decode_buf(&mut self.scratch);
+        let (findings, decode) = Redactor::findings_and_buffer(&mut self.scratch);
         let (commit, findings) = if complete {
             (end, findings)
         } else {
@@ -333,7 +341,7 @@ pub fn run_parallel<R: Read, W: Write + Send>(
                     }
                     let mut state = ScanState::default();
                     redactor.find(&job.input, 0..job.input.len(), &mut state, &mut scratch);
-                    let (findings, decode) = Redactor::decode_buf(&mut scratch);
+                    let (findings, decode) = Redactor::findings_and_buffer(&mut scratch);
                     let output = (!findings.is_empty()).then(|| {
                         let mut out = Vec::with_capacity(job.input.len() + 32 * findings.len());
                         redactor.write_redacted(&job.input, 0..job.input.len(), findings, decode, &mut out);
@@ -435,7 +443,7 @@ fn write_in_order<W: Write>(
                 (Some(_), true) => {
                     // The worker assumed no open block; redo this one with the real state.
                     redactor.find(&done.input, 0..done.input.len(), &mut state, &mut scratch);
-                    let (findings, decode) = Redactor::decode_buf(&mut scratch);
+                    let (findings, decode) = Redactor::findings_and_buffer(&mut scratch);
                     stats.secrets += findings.len() as u64;
                     redo.clear();
                     redactor.write_redacted(&done.input, 0..done.input.len(), findings, decode, &mut redo);

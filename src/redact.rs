@@ -178,8 +178,9 @@ impl Redactor {
         out
     }
 
-    /// Splits borrowed scratch parts for the streaming path.
-    pub(crate) fn decode_buf(scratch: &mut Scratch) -> (&[Finding], &mut Vec<u8>) {
+    /// The last findings and the decode buffer of `scratch`, borrowed together, so that
+    /// [`Redactor::write_redacted`] can render from one and decode into the other.
+    pub(crate) fn findings_and_buffer(scratch: &mut Scratch) -> (&[Finding], &mut Vec<u8>) {
         (&scratch.findings, &mut scratch.decode)
     }
 }
