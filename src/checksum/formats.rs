@@ -68,7 +68,7 @@ fn base62_crc32_tail(body: &[u8]) -> bool {
 /// the same rule applies, so bodies of 36..=251 base62 chars are accepted.
 /// `ghs_<digits>_<jwt>` stateless installation tokens return `None`.
 ///
-/// Sources: https://github.blog/2021-04-05-behind-githubs-new-authentication-token-formats/
+/// Sources: <https://github.blog/2021-04-05-behind-githubs-new-authentication-token-formats/>
 /// ("CRC32 ... encode the result with a Base62 implementation, using leading zeros for
 /// padding"); implementations: DataDog/dd-sensitive-data-scanner
 /// `sds/src/secondary_validation/github_token_checksum.rs`, google/osv-scalibr
@@ -94,7 +94,7 @@ pub fn github_crc32(token: &[u8]) -> Option<bool> {
 /// Same scheme as GitHub: CRC32 over the 30 random chars only (not `npm_`),
 /// base62 `0-9A-Za-z`, zero-padded to 6 chars.
 ///
-/// Source: https://github.blog/2021-09-23-announcing-npms-new-access-token-format/
+/// Source: <https://github.blog/2021-09-23-announcing-npms-new-access-token-format/>
 /// ("follow the same format of GitHub authentication tokens ... last six characters
 /// ... CRC32 checksum ... encoded in our Base62 implementation"); Samsung/CredSweeper
 /// `credsweeper/filters/value_github_check.py` applies the identical check to
@@ -271,7 +271,7 @@ pub fn grafana_glsa(token: &[u8]) -> Option<bool> {
 /// the algorithm and vectors come from Samsung/CredSweeper
 /// `credsweeper/filters/value_cloudflare_check.py` + `tests/samples/cloudflare`,
 /// not from Cloudflare itself.
-/// Source for the format: https://developers.cloudflare.com/fundamentals/api/get-started/token-formats/
+/// Source for the format: <https://developers.cloudflare.com/fundamentals/api/get-started/token-formats/>
 pub fn cloudflare_crc32(token: &[u8]) -> Option<bool> {
     let body = token
         .strip_prefix(b"cfk_")
