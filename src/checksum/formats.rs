@@ -213,7 +213,7 @@ fn bech32_polymod(values: impl Iterator<Item = u8>) -> u32 {
 /// invalid). Payload is a 32-byte identity: 52 data chars (the 4 padding bits
 /// must be zero) + 6 checksum chars. Lowercase input returns `None` here.
 ///
-/// Source: C2SP/C2SP `age.md` (https://c2sp.org/age: "Bech32 is as specified in
+/// Source: C2SP/C2SP `age.md` (<https://c2sp.org/age>: "Bech32 is as specified in
 /// BIP173, but without length limits ... checksum is always computed over the
 /// lowercase string"), whose example keys are the test vectors. Alternative:
 /// crate `bech32 = "0.12"` (`bech32::decode`, Bech32 variant).
