@@ -370,7 +370,9 @@ pub fn run_parallel<R: Read, W: Write + Send>(
 
         // Reader: the calling thread.
         let read_result = (|| -> io::Result<u64> {
-            let mut input = LineBuffer::new(stream.config);
+            // The stream redactor's own buffer: it only renders long-line windows here.
+            let mut input = std::mem::take(&mut stream.input);
+            input.reset();
             let (mut seq, mut bytes_in) = (0u64, 0u64);
             let send = |seq: &mut u64, input: Vec<u8>, scan: bool| -> bool {
                 let ok = permit_tx.send(()).is_ok() && job_tx.send(Job { seq: *seq, input, scan }).is_ok();

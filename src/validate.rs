@@ -203,12 +203,16 @@ fn is_insensitive_key(key: &[u8]) -> bool {
         b"request",
         b"trace",
     ];
-    let key: Vec<u8> = key
+    // Compare ignoring case and separators (`page_token`, `pageToken`, `PAGE-TOKEN`), without
+    // allocating: this runs on every match of a labelled rule.
+    let key = key
         .iter()
         .filter(|b| b.is_ascii_alphanumeric())
-        .map(u8::to_ascii_lowercase)
-        .collect();
-    PREFIXES.iter().any(|p| key.starts_with(p))
+        .map(u8::to_ascii_lowercase);
+    PREFIXES.iter().any(|p| {
+        let mut k = key.clone();
+        p.iter().all(|&c| k.next() == Some(c))
+    })
 }
 
 const B64URL: GeneralPurpose = GeneralPurpose::new(
@@ -315,5 +319,22 @@ mod tests {
         assert!(!token_like(b"authentication"));
         assert!(!token_like(b"AuthenticationRequired"));
         assert!(!token_like(b"cpuid_aes_sha::InitToken"));
+    }
+
+    #[test]
+    fn insensitive_keys_ignore_case_and_separators() {
+        for k in [
+            "pageToken",
+            "page_token",
+            "NEXT-TOKEN",
+            "csrf_token",
+            "public_key",
+            "x.request.token",
+        ] {
+            assert!(is_insensitive_key(k.as_bytes()) != k.starts_with('x'), "{k}");
+        }
+        for k in ["access_token", "api_key", "DB_PASSWORD", "pag", "token"] {
+            assert!(!is_insensitive_key(k.as_bytes()), "{k}");
+        }
     }
 }
