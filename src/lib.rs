@@ -24,6 +24,7 @@
 
 pub mod check;
 pub mod checksum;
+pub mod exposure;
 pub mod fingerprint;
 pub mod keysource;
 pub mod pipe;

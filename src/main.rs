@@ -3,15 +3,19 @@
 
 use std::fs::File;
 use std::io::{self, ErrorKind, Write};
+use std::net::SocketAddr;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tokenscrub::check::check_rules;
+use tokenscrub::exposure::{self, Exposure, Limits};
 use tokenscrub::keysource::{KEY_ENV, default_state_dir, resolve_key};
-use tokenscrub::pipe::{PipeConfig, run_parallel};
+use tokenscrub::pipe::{PipeConfig, Tap, run_parallel_tapped};
 use tokenscrub::rules::{self, RuleSource};
 use tokenscrub::{Redactor, RedactorBuilder};
 
@@ -47,6 +51,41 @@ struct RunArgs {
     /// Longest partial line held in memory before it is scanned in overlapping windows.
     #[arg(long, value_name = "BYTES", default_value_t = PipeConfig::default().window)]
     max_window: usize,
+    #[command(flatten)]
+    exposure: ExposureArgs,
+}
+
+/// Exposure outputs: what leaked, for the security team. None is on by default; with none, the
+/// record path does no exposure work at all.
+#[derive(Debug, Args)]
+struct ExposureArgs {
+    /// Print a table of findings by kind on stderr at the end of the run.
+    #[arg(long)]
+    summary: bool,
+    /// Write the JSON exposure inventory to FILE at the end of the run (also on SIGINT/SIGTERM).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Serve Prometheus metrics on http://ADDR/metrics while running (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+    /// Push the metrics over OTLP/HTTP (protobuf) to URL, e.g. http://127.0.0.1:4318/v1/metrics.
+    #[arg(long, value_name = "URL")]
+    otlp_metrics: Option<String>,
+    /// Seconds between OTLP pushes (a last push happens at the end of the run).
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    otlp_interval: f64,
+    /// Source name for metrics and the report (default: each input file's path, or `stdin`).
+    #[arg(long, value_name = "NAME")]
+    source: Option<String>,
+    /// Distinct credentials kept in the exposure inventory; later ones are counted, not listed.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_credentials)]
+    max_credentials: usize,
+}
+
+impl ExposureArgs {
+    fn enabled(&self) -> bool {
+        self.summary || self.report.is_some() || self.metrics_listen.is_some() || self.otlp_metrics.is_some()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +213,122 @@ fn build_redactor(args: &RunArgs) -> Result<Redactor> {
         .build(&key.bytes)?)
 }
 
+/// The output, with a gate that an interrupting signal takes before writing the report, so the
+/// output ends on a block boundary (a whole line) and the report covers everything written.
+struct GatedOutput {
+    file: File,
+    gate: Arc<Mutex<()>>,
+}
+
+impl Write for GatedOutput {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let _held = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        self.file.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        let _held = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        self.file.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// The exposure outputs of a run.
+struct ExposureOutputs {
+    exposure: Arc<Exposure>,
+    _metrics: Option<exposure::prometheus::MetricsServer>,
+    otlp: Arc<Mutex<Option<exposure::otlp::OtlpMetrics>>>,
+    summary: bool,
+    report: Option<PathBuf>,
+}
+
+impl ExposureOutputs {
+    fn start(args: &ExposureArgs, redactor: &Redactor) -> Result<Self> {
+        let limits = Limits {
+            max_credentials: args.max_credentials,
+            ..Limits::default()
+        };
+        let exposure = Arc::new(Exposure::new(redactor, limits));
+        let metrics = match args.metrics_listen {
+            Some(addr) => {
+                let server = exposure::prometheus::serve(addr, Arc::clone(&exposure))
+                    .with_context(|| format!("cannot serve metrics on {addr}"))?;
+                eprintln!("tokenscrub: serving metrics on http://{}/metrics", server.addr);
+                Some(server)
+            }
+            None => None,
+        };
+        let otlp = match &args.otlp_metrics {
+            Some(url) => {
+                anyhow::ensure!(
+                    args.otlp_interval.is_finite() && args.otlp_interval > 0.0,
+                    "--otlp-interval must be a positive number of seconds"
+                );
+                Some(exposure::otlp::start(
+                    Arc::clone(&exposure),
+                    url,
+                    Duration::from_secs_f64(args.otlp_interval),
+                )?)
+            }
+            None => None,
+        };
+        Ok(ExposureOutputs {
+            exposure,
+            _metrics: metrics,
+            otlp: Arc::new(Mutex::new(otlp)),
+            summary: args.summary,
+            report: args.report.clone(),
+        })
+    }
+
+    /// Writes the report and summary, and pushes OTLP a last time. Errors are reported on
+    /// stderr (they never carry a secret: the report holds none).
+    fn finish(&self, complete: bool) -> Result<()> {
+        let snapshot = self.exposure.snapshot(self.report.is_some());
+        if let Some(path) = &self.report {
+            exposure::report::write_report(path, &snapshot, complete)
+                .with_context(|| format!("cannot write report {}", path.display()))?;
+        }
+        if self.summary {
+            exposure::report::write_summary(io::stderr().lock(), &snapshot)?;
+        }
+        if let Some(otlp) = self.otlp.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            otlp.shutdown()?;
+        }
+        Ok(())
+    }
+}
+
+/// On SIGINT or SIGTERM: stop output at a block boundary, write the exposure outputs marked
+/// incomplete, and exit with 128 + the signal number.
+fn handle_signals(outputs: Arc<ExposureOutputs>, gate: Arc<Mutex<()>>) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("tokenscrub-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let _held = gate.lock().unwrap_or_else(|e| e.into_inner());
+                if let Err(e) = outputs.finish(false) {
+                    eprintln!("tokenscrub: {e:#}");
+                }
+                std::process::exit(128 + signal);
+            }
+        })?;
+    Ok(())
+}
+
+fn source_name(args: &ExposureArgs, path: Option<&Path>) -> String {
+    match (&args.source, path) {
+        (Some(name), _) => name.clone(),
+        (None, Some(path)) => path.display().to_string(),
+        (None, None) => "stdin".to_string(),
+    }
+}
+
 fn redact(args: RunArgs) -> Result<ExitCode> {
     let redactor = build_redactor(&args)?;
     let config = PipeConfig {
@@ -185,24 +340,51 @@ fn redact(args: RunArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     // Unbuffered handles on fds 0 and 1: each scanned block is one write, so live tails stay
     // prompt and large inputs are not copied through a second buffer.
-    let mut out: File = match &args.output {
+    let file: File = match &args.output {
         Some(path) => File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
         None => File::from(io::stdout().as_fd().try_clone_to_owned()?),
     };
-    if args.files.is_empty() {
-        let stdin = File::from(io::stdin().as_fd().try_clone_to_owned()?);
-        run_parallel(&redactor, config, threads, stdin, &mut out)?;
+    let gate = Arc::new(Mutex::new(()));
+    let mut out = GatedOutput {
+        file,
+        gate: Arc::clone(&gate),
+    };
+    let outputs = if args.exposure.enabled() {
+        let outputs = Arc::new(ExposureOutputs::start(&args.exposure, &redactor)?);
+        handle_signals(Arc::clone(&outputs), gate)?;
+        Some(outputs)
     } else {
-        for path in &args.files {
-            let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-            run_parallel(&redactor, config, threads, file, &mut out).map_err(|e| {
-                if e.kind() == ErrorKind::BrokenPipe {
-                    anyhow::Error::from(e)
-                } else {
-                    anyhow::Error::from(e).context(format!("while reading {}", path.display()))
-                }
-            })?;
+        None
+    };
+    let tap = |path: Option<&Path>| {
+        outputs.as_ref().map(|o| Tap {
+            exposure: &o.exposure,
+            source: o.exposure.source(&source_name(&args.exposure, path)),
+        })
+    };
+    let result = (|| -> Result<()> {
+        if args.files.is_empty() {
+            let stdin = File::from(io::stdin().as_fd().try_clone_to_owned()?);
+            run_parallel_tapped(&redactor, config, threads, stdin, &mut out, tap(None))?;
+        } else {
+            for path in &args.files {
+                let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+                run_parallel_tapped(&redactor, config, threads, file, &mut out, tap(Some(path))).map_err(|e| {
+                    if e.kind() == ErrorKind::BrokenPipe {
+                        anyhow::Error::from(e)
+                    } else {
+                        anyhow::Error::from(e).context(format!("while reading {}", path.display()))
+                    }
+                })?;
+            }
         }
+        Ok(())
+    })();
+    // The exposure outputs are written however the input ended (a broken pipe downstream
+    // included): what was already redacted was seen, and the security team needs it.
+    if let Some(outputs) = &outputs {
+        outputs.finish(result.is_ok())?;
     }
+    result?;
     Ok(ExitCode::SUCCESS)
 }

@@ -29,8 +29,9 @@ use std::io::{self, ErrorKind, Read, Write};
 
 use memchr::memrchr;
 
+use crate::exposure::{Exposure, Observation, SourceId};
 use crate::redact::{Redactor, Scratch};
-use crate::scan::ScanState;
+use crate::scan::{Finding, ScanState};
 
 /// Bytes of already-written input kept before the next unscanned byte, so that look-behind
 /// assertions (`\b`) at a cut see the real preceding byte.
@@ -66,6 +67,61 @@ pub struct PipeStats {
     pub secrets: u64,
 }
 
+/// Where a stream reports what it saw: an exposure aggregator and the source name to count
+/// under.
+#[derive(Debug, Clone, Copy)]
+pub struct Tap<'e> {
+    /// The aggregator.
+    pub exposure: &'e Exposure,
+    /// The source (input file or `--source` name).
+    pub source: SourceId,
+}
+
+impl Tap<'_> {
+    /// Fingerprints `findings` of `hay` into `fps`, merges them into the aggregator, and
+    /// returns nothing secret. One lock per call with findings; none without.
+    fn record(
+        &self,
+        redactor: &Redactor,
+        hay: &[u8],
+        findings: &[Finding],
+        decode: &mut Vec<u8>,
+        fps: &mut Vec<u64>,
+        observations: &mut Vec<Observation>,
+    ) {
+        redactor.fingerprints(hay, findings, decode, fps);
+        self.exposure.observe(hay, findings, fps, observations);
+        self.exposure.record(self.source, observations);
+    }
+}
+
+/// Counts records (lines) of a stream as its bytes go by: every newline ends one, and a last
+/// line without a newline counts at the end.
+#[derive(Debug, Default, Clone, Copy)]
+struct RecordCounter {
+    ends_mid_line: bool,
+}
+
+impl RecordCounter {
+    fn count(&mut self, tap: Option<Tap<'_>>, bytes: &[u8]) {
+        if let Some(tap) = tap
+            && !bytes.is_empty()
+        {
+            let lines = memchr::memchr_iter(b'\n', bytes).count() as u64;
+            tap.exposure.count_input(tap.source, lines, bytes.len() as u64);
+            self.ends_mid_line = bytes.last() != Some(&b'\n');
+        }
+    }
+
+    fn finish(&mut self, tap: Option<Tap<'_>>) {
+        if let Some(tap) = tap
+            && std::mem::take(&mut self.ends_mid_line)
+        {
+            tap.exposure.count_input(tap.source, 1, 0);
+        }
+    }
+}
+
 /// A reusable streaming redactor (one per thread).
 #[derive(Debug)]
 pub struct StreamRedactor<'r> {
@@ -75,6 +131,9 @@ pub struct StreamRedactor<'r> {
     out: Vec<u8>,
     /// Input buffer, allocated once.
     input: LineBuffer,
+    tap: Option<Tap<'r>>,
+    fingerprints: Vec<u64>,
+    observations: Vec<Observation>,
 }
 
 /// The input side of both paths: bytes read but not yet written, plus up to `CONTEXT` bytes
@@ -149,7 +208,16 @@ impl<'r> StreamRedactor<'r> {
             scratch: redactor.scratch(),
             out: Vec::new(),
             input: LineBuffer::new(config),
+            tap: None,
+            fingerprints: Vec::new(),
+            observations: Vec::new(),
         }
+    }
+
+    /// Reports findings and record counts to `tap`.
+    pub fn with_tap(mut self, tap: Option<Tap<'r>>) -> Self {
+        self.tap = tap;
+        self
     }
 
     /// The sizes in effect (after raising `window` to the rule set's minimum).
@@ -174,12 +242,14 @@ impl<'r> StreamRedactor<'r> {
     ) -> io::Result<PipeStats> {
         let mut state = ScanState::default();
         let mut stats = PipeStats::default();
+        let mut records = RecordCounter::default();
         loop {
             let (n, last_newline) = input.read_from(reader)?;
             if n == 0 {
                 break;
             }
             stats.bytes_in += n as u64;
+            records.count(self.tap, &input.buf[input.filled - n..input.filled]);
             if let Some(line_end) = last_newline {
                 input.start = self.process(
                     &input.buf[..line_end],
@@ -211,6 +281,7 @@ impl<'r> StreamRedactor<'r> {
                 &mut stats,
             )?;
         }
+        records.finish(self.tap);
         writer.flush()?;
         Ok(stats)
     }
@@ -242,8 +313,23 @@ impl<'r> StreamRedactor<'r> {
             writer.write_all(&hay[start..commit])?;
         } else {
             self.out.clear();
-            self.redactor
-                .write_redacted(hay, start..commit, findings, decode, &mut self.out);
+            if let Some(tap) = self.tap {
+                // Counted before written, so that an interrupted run's report covers every
+                // finding that reached the output.
+                tap.record(
+                    self.redactor,
+                    hay,
+                    findings,
+                    decode,
+                    &mut self.fingerprints,
+                    &mut self.observations,
+                );
+                self.redactor
+                    .write_fingerprinted(hay, start..commit, findings, &self.fingerprints, &mut self.out);
+            } else {
+                self.redactor
+                    .write_redacted(hay, start..commit, findings, decode, &mut self.out);
+            }
             writer.write_all(&self.out)?;
         }
         writer.flush()?;
@@ -281,6 +367,8 @@ struct Done {
     /// the reader rendered itself: it neither depends on nor changes the state.
     end_state: Option<ScanState>,
     secrets: u64,
+    /// What the block's findings tell the exposure aggregator (merged by the writer, in order).
+    observations: Vec<Observation>,
 }
 
 /// Redacts `reader` into `writer` on `threads` worker threads (1 or 0: the sequential path).
@@ -296,16 +384,28 @@ pub fn run_parallel<R: Read, W: Write + Send>(
     redactor: &Redactor,
     config: PipeConfig,
     threads: usize,
+    reader: R,
+    writer: W,
+) -> io::Result<PipeStats> {
+    run_parallel_tapped(redactor, config, threads, reader, writer, None)
+}
+
+/// [`run_parallel`], reporting findings and record counts to `tap`.
+pub fn run_parallel_tapped<R: Read, W: Write + Send>(
+    redactor: &Redactor,
+    config: PipeConfig,
+    threads: usize,
     mut reader: R,
     writer: W,
+    tap: Option<Tap<'_>>,
 ) -> io::Result<PipeStats> {
     use std::sync::mpsc;
     use std::sync::{Arc, Mutex};
 
     if threads <= 1 {
-        return StreamRedactor::new(redactor, config).run(reader, writer);
+        return StreamRedactor::new(redactor, config).with_tap(tap).run(reader, writer);
     }
-    let mut stream = StreamRedactor::new(redactor, config);
+    let mut stream = StreamRedactor::new(redactor, config).with_tap(tap);
     let window = stream.config.window;
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(2 * threads);
     let job_rx = Arc::new(Mutex::new(job_rx));
@@ -321,6 +421,7 @@ pub fn run_parallel<R: Read, W: Write + Send>(
             let done_tx = done_tx.clone();
             scope.spawn(move || {
                 let mut scratch = redactor.scratch();
+                let mut fingerprints = Vec::new();
                 loop {
                     let job = match job_rx.lock().expect("job queue").recv() {
                         Ok(job) => job,
@@ -333,6 +434,7 @@ pub fn run_parallel<R: Read, W: Write + Send>(
                             output: None,
                             end_state: None,
                             secrets: 0,
+                            observations: Vec::new(),
                         };
                         if done_tx.send(done).is_err() {
                             return;
@@ -342,9 +444,23 @@ pub fn run_parallel<R: Read, W: Write + Send>(
                     let mut state = ScanState::default();
                     redactor.find(&job.input, 0..job.input.len(), &mut state, &mut scratch);
                     let (findings, decode) = Redactor::findings_and_buffer(&mut scratch);
+                    let mut observations = Vec::new();
                     let output = (!findings.is_empty()).then(|| {
                         let mut out = Vec::with_capacity(job.input.len() + 32 * findings.len());
-                        redactor.write_redacted(&job.input, 0..job.input.len(), findings, decode, &mut out);
+                        if let Some(tap) = tap {
+                            redactor.fingerprints(&job.input, findings, decode, &mut fingerprints);
+                            tap.exposure
+                                .observe(&job.input, findings, &fingerprints, &mut observations);
+                            redactor.write_fingerprinted(
+                                &job.input,
+                                0..job.input.len(),
+                                findings,
+                                &fingerprints,
+                                &mut out,
+                            );
+                        } else {
+                            redactor.write_redacted(&job.input, 0..job.input.len(), findings, decode, &mut out);
+                        }
                         out
                     });
                     let secrets = findings.len() as u64;
@@ -354,6 +470,7 @@ pub fn run_parallel<R: Read, W: Write + Send>(
                         output,
                         end_state: Some(state),
                         secrets,
+                        observations,
                     };
                     if done_tx.send(done).is_err() {
                         return;
@@ -366,7 +483,7 @@ pub fn run_parallel<R: Read, W: Write + Send>(
         drop(job_rx);
         drop(done_tx);
 
-        let writer_thread = scope.spawn(move || write_in_order(redactor, done_rx, permit_rx, writer));
+        let writer_thread = scope.spawn(move || write_in_order(redactor, tap, done_rx, permit_rx, writer));
 
         // Reader: the calling thread.
         let read_result = (|| -> io::Result<u64> {
@@ -374,6 +491,7 @@ pub fn run_parallel<R: Read, W: Write + Send>(
             let mut input = std::mem::take(&mut stream.input);
             input.reset();
             let (mut seq, mut bytes_in) = (0u64, 0u64);
+            let mut records = RecordCounter::default();
             let send = |seq: &mut u64, input: Vec<u8>, scan: bool| -> bool {
                 let ok = permit_tx.send(()).is_ok() && job_tx.send(Job { seq: *seq, input, scan }).is_ok();
                 *seq += 1;
@@ -385,6 +503,7 @@ pub fn run_parallel<R: Read, W: Write + Send>(
                     break;
                 }
                 bytes_in += n as u64;
+                records.count(tap, &input.buf[input.filled - n..input.filled]);
                 if let Some(line_end) = last_newline {
                     if !send(&mut seq, input.buf[input.start..line_end].to_vec(), true) {
                         return Ok(bytes_in);
@@ -412,6 +531,7 @@ pub fn run_parallel<R: Read, W: Write + Send>(
             if input.unwritten() > 0 {
                 send(&mut seq, input.buf[input.start..input.filled].to_vec(), true);
             }
+            records.finish(tap);
             Ok(bytes_in)
         })();
         drop(job_tx);
@@ -426,6 +546,7 @@ pub fn run_parallel<R: Read, W: Write + Send>(
 /// The writer thread: reorders results and writes them.
 fn write_in_order<W: Write>(
     redactor: &Redactor,
+    tap: Option<Tap<'_>>,
     done_rx: std::sync::mpsc::Receiver<Done>,
     permits: std::sync::mpsc::Receiver<()>,
     mut writer: W,
@@ -437,9 +558,10 @@ fn write_in_order<W: Write>(
     let mut scratch = redactor.scratch();
     let mut redo = Vec::new();
     let mut stats = PipeStats::default();
+    let (mut fingerprints, mut observations) = (Vec::new(), Vec::new());
     for done in done_rx {
         pending.insert(done.seq, done);
-        while let Some(done) = pending.remove(&next) {
+        while let Some(mut done) = pending.remove(&next) {
             next += 1;
             let bytes: &[u8] = match (&done.end_state, state.in_block()) {
                 (Some(_), true) => {
@@ -448,12 +570,25 @@ fn write_in_order<W: Write>(
                     let (findings, decode) = Redactor::findings_and_buffer(&mut scratch);
                     stats.secrets += findings.len() as u64;
                     redo.clear();
+                    if let Some(tap) = tap {
+                        tap.record(
+                            redactor,
+                            &done.input,
+                            findings,
+                            decode,
+                            &mut fingerprints,
+                            &mut observations,
+                        );
+                    }
                     redactor.write_redacted(&done.input, 0..done.input.len(), findings, decode, &mut redo);
                     &redo
                 }
                 (Some(end), false) => {
                     state = end.clone();
                     stats.secrets += done.secrets;
+                    if let Some(tap) = tap {
+                        tap.exposure.record(tap.source, &mut done.observations);
+                    }
                     done.output.as_deref().unwrap_or(&done.input)
                 }
                 (None, _) => done.output.as_deref().unwrap_or(&done.input),

@@ -160,6 +160,35 @@ impl Redactor {
         out.extend_from_slice(&hay[last..range.end]);
     }
 
+    /// The fingerprint of each finding of `hay`, in order, into `out` (replacing its contents).
+    pub fn fingerprints(&self, hay: &[u8], findings: &[Finding], decode: &mut Vec<u8>, out: &mut Vec<u64>) {
+        out.clear();
+        out.extend(
+            findings
+                .iter()
+                .map(|f| self.fingerprinter.fingerprint(&hay[f.start..f.end], decode)),
+        );
+    }
+
+    /// As [`Redactor::write_redacted`], with fingerprints already computed by
+    /// [`Redactor::fingerprints`] (so that exposure and rendering hash each secret once).
+    pub fn write_fingerprinted(
+        &self,
+        hay: &[u8],
+        range: std::ops::Range<usize>,
+        findings: &[Finding],
+        fingerprints: &[u64],
+        out: &mut Vec<u8>,
+    ) {
+        let mut last = range.start;
+        for (f, fp) in findings.iter().zip(fingerprints) {
+            out.extend_from_slice(&hay[last..f.start]);
+            crate::fingerprint::write_replacement_word(&self.rules.rules[f.rule as usize].kind, *fp, out);
+            last = f.end;
+        }
+        out.extend_from_slice(&hay[last..range.end]);
+    }
+
     /// Redacts one self-contained buffer (no multi-line state carried in or out) and appends the
     /// result to `out`. Returns the number of secrets replaced.
     pub fn redact_into(&self, input: &[u8], scratch: &mut Scratch, out: &mut Vec<u8>) -> usize {
