@@ -25,6 +25,7 @@
 pub mod check;
 pub mod checksum;
 pub mod fingerprint;
+mod gate;
 pub mod keysource;
 pub mod pipe;
 pub mod redact;
