@@ -59,6 +59,13 @@ impl Gate {
         Some(gate)
     }
 
+    /// True when the folded 4 bytes `x` start a gate.
+    #[inline(always)]
+    fn full_at(&self, x: u32) -> bool {
+        let x3 = x & 0x00FF_FFFF;
+        self.prefix3.contains(x3) && (self.full4.contains(x) || self.full3.contains(x3))
+    }
+
     /// The first position in `at..end` where a gate may start, testing only grams that lie
     /// entirely inside `hay[at..end]`.
     #[inline]
@@ -67,12 +74,31 @@ impl Gate {
         if at >= hay.len() {
             return None;
         }
-        // Positions with 4 bytes ahead: the common path, one table test per position.
-        for (i, w) in hay[at..].windows(4).enumerate() {
-            let x = fold(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
-            let x3 = x & 0x00FF_FFFF;
-            if self.prefix3.contains(x3) && (self.full4.contains(x) || self.full3.contains(x3)) {
-                return Some(at + i);
+        let mut i = at;
+        // Eight positions per step, without a branch per position: one load of 11 bytes, the
+        // prefix test ORed over the eight grams; only a hit looks at the positions one by one.
+        while i + 11 <= hay.len() {
+            let lo = u64::from_le_bytes(hay[i..i + 8].try_into().unwrap_or_default()) | FOLD64;
+            let hi = u64::from(fold(u32::from_le_bytes(
+                hay[i + 7..i + 11].try_into().unwrap_or_default(),
+            )));
+            let mut any = 0;
+            for k in 0..8 {
+                any |= self.prefix3.bit(gram(lo, hi, k) & 0x00FF_FFFF);
+            }
+            if any != 0 {
+                for k in 0..8 {
+                    if self.full_at(gram(lo, hi, k)) {
+                        return Some(i + k);
+                    }
+                }
+            }
+            i += 8;
+        }
+        // The tail, one position at a time.
+        for (k, w) in hay[i..].windows(4).enumerate() {
+            if self.full_at(fold(u32::from_le_bytes([w[0], w[1], w[2], w[3]]))) {
+                return Some(i + k);
             }
         }
         // The last position with 3 bytes ahead can still hold a 3-byte gate.
@@ -123,6 +149,19 @@ fn commonness(b: u8) -> u32 {
     }
 }
 
+/// The folded 4 bytes at offset `k` (0..8) of the 11 bytes `lo` (bytes 0..8) and `hi` (bytes
+/// 7..11).
+#[inline(always)]
+fn gram(lo: u64, hi: u64, k: usize) -> u32 {
+    if k < 5 {
+        (lo >> (8 * k)) as u32
+    } else {
+        ((lo >> (8 * k)) | (hi << (8 * (8 - k) - 8))) as u32
+    }
+}
+
+const FOLD64: u64 = 0x2020_2020_2020_2020;
+
 /// Sets bit 0x20 of each byte: ASCII case folding for a filter (see the module comment).
 #[inline(always)]
 fn fold(x: u32) -> u32 {
@@ -130,11 +169,14 @@ fn fold(x: u32) -> u32 {
 }
 
 #[derive(Debug, Clone)]
-struct BitTable(Box<[u64]>);
+/// A fixed-size array, so that the compiler sees every slot in bounds (no check per lookup).
+struct BitTable(Box<[u64; TABLE_WORDS]>);
+
+const TABLE_WORDS: usize = 1 << (TABLE_BITS - 6);
 
 impl BitTable {
     fn new() -> Self {
-        BitTable(vec![0; 1 << (TABLE_BITS - 6)].into_boxed_slice())
+        BitTable(Box::new([0; TABLE_WORDS]))
     }
 
     #[inline(always)]
@@ -145,6 +187,13 @@ impl BitTable {
     fn insert(&mut self, x: u32) {
         let h = Self::slot(x);
         self.0[h >> 6] |= 1 << (h & 63);
+    }
+
+    /// 1 when `x` may be in the set, else 0.
+    #[inline(always)]
+    fn bit(&self, x: u32) -> u64 {
+        let h = Self::slot(x);
+        (self.0[h >> 6] >> (h & 63)) & 1
     }
 
     #[inline(always)]
@@ -182,7 +231,7 @@ mod tests {
                 assert!((pad..pad + word.len()).contains(&c), "{word} at {pad}: candidate {c}");
                 // Cut just before the word's last byte: the gram may be gone, never a hit after end.
                 if let Some(c) = gate.next_candidate(hay, 0, hay.len() - 1) {
-                    assert!(c + 3 <= hay.len() - 1);
+                    assert!(c + 3 < hay.len(), "a gram must end inside the span");
                 }
             }
         }
