@@ -26,6 +26,7 @@ pub mod check;
 pub mod checksum;
 pub mod exposure;
 pub mod fingerprint;
+mod gate;
 pub mod keysource;
 pub mod pipe;
 pub mod redact;

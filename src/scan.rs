@@ -120,7 +120,7 @@ impl RuleSet {
                 pos = self.block_lines(hay, pos, end, state, out);
                 continue;
             }
-            let Some(m) = self.prefilter.find(AcInput::new(hay).span(pos..end)) else {
+            let Some(m) = self.first_anchor(hay, pos, end) else {
                 break;
             };
             let line_lo = memrchr(b'\n', &hay[range.start..m.start()]).map_or(range.start, |i| range.start + i + 1);
@@ -138,6 +138,41 @@ impl RuleSet {
             self.confirm_line(hay, line_hi, state, scratch, out, nested);
             pos = line_hi + 1;
         }
+    }
+
+    /// The first anchor hit in `hay[pos..end]`: exactly `self.prefilter.find` over that span
+    /// (same leftmost-longest match), but the automaton only walks regions around gate
+    /// candidates.
+    ///
+    /// Why it is exact. Write `r = max_anchor_len`. An anchor occurrence holds its gate at some
+    /// `c` with `s <= c <= s + r - 3` (`s` its start), so it lies in `[c - (r - 3), c + r)`.
+    /// Candidates are examined in increasing order, each region `[lo, hi)` clamped to start at
+    /// `pos` and at `walked - (r - 1)`, `walked` being the end of the furthest region walked so
+    /// far. After each region without an anchor, by induction: (a) no anchor from `pos` ends at
+    /// or before `walked`, and (b) no anchor from `pos` has its gate at or before the candidate.
+    /// (An anchor escaping the clamped region would start before `walked - (r - 1)`, so end by
+    /// `walked`: excluded by (a).) So when a region does hold an anchor, none starts in
+    /// `[pos, lo)`, and the first anchor from `lo` is the first from `pos`.
+    fn first_anchor(&self, hay: &[u8], pos: usize, end: usize) -> Option<aho_corasick::Match> {
+        let Some(gate) = &self.gate else {
+            return self.prefilter.find(AcInput::new(hay).span(pos..end));
+        };
+        let reach = gate.max_anchor_len;
+        let mut at = pos;
+        let mut walked = pos;
+        while let Some(c) = gate.next_candidate(hay, at, end) {
+            let lo = c
+                .saturating_sub(reach - 3)
+                .max(walked.saturating_sub(reach - 1))
+                .max(pos);
+            let hi = (c + reach).min(end);
+            if lo < hi && self.prefilter.find(AcInput::new(hay).span(lo..hi)).is_some() {
+                return self.prefilter.find(AcInput::new(hay).span(lo..end));
+            }
+            walked = walked.max(hi);
+            at = c + 1;
+        }
+        None
     }
 
     /// Queues, for one anchor hit `m` on the line `line`, a regex window for each rule it
@@ -392,4 +427,99 @@ pub fn reference_find(rules: &RuleSet, hay: &[u8]) -> Vec<Finding> {
     }
     resolve_overlaps(rules, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::{RuleSet, builtin_sources, compile_sources};
+    use aho_corasick::Input as AcInput;
+
+    fn catalogue() -> RuleSet {
+        compile_sources(&builtin_sources()).unwrap()
+    }
+
+    fn anchors(rules: &RuleSet) -> Vec<String> {
+        let mut a: Vec<String> = rules
+            .rules
+            .iter()
+            .flat_map(|r| r.anchors.iter().map(|a| a.to_ascii_lowercase()))
+            .collect();
+        a.sort();
+        a.dedup();
+        a
+    }
+
+    /// The gated search must equal the automaton's own search on every span.
+    fn assert_same(rules: &RuleSet, hay: &[u8], pos: usize, end: usize) {
+        let want = rules.prefilter.find(AcInput::new(hay).span(pos..end));
+        let got = rules.first_anchor(hay, pos, end);
+        assert_eq!(got, want, "span {pos}..{end} of {:?}", String::from_utf8_lossy(hay));
+    }
+
+    fn case_variants(a: &str) -> [String; 3] {
+        let alternate = a
+            .chars()
+            .enumerate()
+            .map(|(i, c)| if i % 2 == 0 { c.to_ascii_uppercase() } else { c })
+            .collect();
+        [a.to_string(), a.to_ascii_uppercase(), alternate]
+    }
+
+    #[test]
+    fn catalogue_has_a_gate() {
+        assert!(catalogue().gate.is_some());
+    }
+
+    #[test]
+    fn every_anchor_in_every_case_at_every_offset_and_span_edge() {
+        let rules = catalogue();
+        for a in anchors(&rules) {
+            for v in case_variants(&a) {
+                for pad in [0, 1, 2, 3, 5, 31, 32, 33] {
+                    let hay = format!("{}{v}{}", "x".repeat(pad), "y".repeat(pad % 4));
+                    let hay = hay.as_bytes();
+                    let got = rules.first_anchor(hay, 0, hay.len());
+                    assert!(got.is_some(), "{v:?} after {pad} bytes");
+                    for pos in 0..=pad.min(3) {
+                        for end in hay.len().saturating_sub(3)..=hay.len() {
+                            if pos <= end {
+                                assert_same(&rules, hay, pos, end);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_mixes_of_anchors_and_filler_match_the_automaton() {
+        let rules = catalogue();
+        let words = anchors(&rules);
+        let filler = [
+            "the ", "key", "tok", "=", ":", " ", "\n", "ab", "aut", "secre", "passw", "gh", "xo",
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..3000 {
+            let mut hay = String::new();
+            for _ in 0..next(12) {
+                if next(3) == 0 {
+                    hay.push_str(&case_variants(&words[next(words.len())])[next(3)]);
+                } else {
+                    hay.push_str(filler[next(filler.len())]);
+                }
+            }
+            let hay = hay.as_bytes();
+            let pos = next(hay.len() + 1);
+            let end = pos + next(hay.len() - pos + 1);
+            assert_same(&rules, hay, pos, end);
+            assert_same(&rules, hay, 0, hay.len());
+        }
+    }
 }

@@ -7,6 +7,7 @@ use regex_automata::{PatternID, meta};
 
 use super::{Location, RuleError, RuleSpec};
 use crate::checksum::Checksum;
+use crate::gate::Gate;
 use crate::validate::Validators;
 
 /// Fragments that rule regexes may use, expanded before compiling (see `patterns/README.md`).
@@ -82,6 +83,8 @@ pub struct RuleSet {
     /// leftmost-longest search could hide behind this one (an anchor inside it, or one starting
     /// inside it), so that non-overlapping search loses no candidate.
     pub(crate) triggers: Vec<Vec<(u32, bool)>>,
+    /// The cheap stage in front of `prefilter`; `None` falls back to walking the automaton alone.
+    pub(crate) gate: Option<Gate>,
     /// Bytes a streaming window must keep back: no match is longer than this.
     pub(crate) overlap: usize,
 }
@@ -150,11 +153,13 @@ impl RuleSet {
                 rule: None,
                 reason: format!("prefilter: {e}"),
             })?;
+        let gate = Gate::new(&anchors);
         let overlap = rules.iter().map(|r| r.max_len).max().unwrap_or(0) + 16;
         Ok(RuleSet {
             rules,
             prefilter,
             triggers,
+            gate,
             overlap,
         })
     }
