@@ -9,8 +9,8 @@
 
 use serde_json::Value;
 
-use crate::Redactor;
 use crate::validate::decode_segment;
+use crate::{Redactor, Scratch};
 
 /// Longest claim string kept (bytes, cut on a character boundary).
 pub const MAX_CLAIM_LEN: usize = 256;
@@ -75,14 +75,15 @@ impl JwtClaims {
 /// Decodes a JWT's header and payload. `token` is the raw secret (escapes already undone).
 /// Returns `None` when the header is not a JSON object; a JWS whose payload is not JSON keeps
 /// its header facts.
-pub fn decode(token: &[u8], redactor: &Redactor) -> Option<JwtClaims> {
+/// `scratch` is the redactor's, reused: claims are scanned for credentials.
+pub fn decode(token: &[u8], redactor: &Redactor, scratch: &mut Scratch) -> Option<JwtClaims> {
     let mut segments = token.split(|&b| b == b'.');
     let header: Value = serde_json::from_slice(&decode_segment(segments.next()?)?).ok()?;
     let header = header.as_object()?;
     let rest: Vec<&[u8]> = segments.collect();
     let mut claims = JwtClaims {
-        alg: header.get("alg").and_then(|v| claim_string(v, redactor)),
-        kid: header.get("kid").and_then(|v| claim_string(v, redactor)),
+        alg: header.get("alg").and_then(|v| claim_string(v, redactor, scratch)),
+        kid: header.get("kid").and_then(|v| claim_string(v, redactor, scratch)),
         encrypted: rest.len() == 4,
         ..JwtClaims::default()
     };
@@ -99,15 +100,15 @@ pub fn decode(token: &[u8], redactor: &Redactor) -> Option<JwtClaims> {
     let Some(payload) = payload.as_object() else {
         return Some(claims);
     };
-    claims.iss = payload.get("iss").and_then(|v| claim_string(v, redactor));
-    claims.jti = payload.get("jti").and_then(|v| claim_string(v, redactor));
+    claims.iss = payload.get("iss").and_then(|v| claim_string(v, redactor, scratch));
+    claims.jti = payload.get("jti").and_then(|v| claim_string(v, redactor, scratch));
     claims.aud = match payload.get("aud") {
         Some(Value::Array(items)) => items
             .iter()
-            .filter_map(|v| claim_string(v, redactor))
+            .filter_map(|v| claim_string(v, redactor, scratch))
             .take(MAX_AUDIENCES)
             .collect(),
-        Some(v) => claim_string(v, redactor).into_iter().collect(),
+        Some(v) => claim_string(v, redactor, scratch).into_iter().collect(),
         None => Vec::new(),
     };
     claims.exp = payload.get("exp").and_then(numeric_date);
@@ -146,7 +147,7 @@ fn numeric_date(v: &Value) -> Option<i64> {
 
 /// A claim as kept in reports: strings (or numbers) only, cut to [`MAX_CLAIM_LEN`], with any
 /// credential inside redacted.
-fn claim_string(v: &Value, redactor: &Redactor) -> Option<String> {
+fn claim_string(v: &Value, redactor: &Redactor, scratch: &mut Scratch) -> Option<String> {
     let text = match v {
         Value::String(s) => s.as_str(),
         Value::Number(_) => return Some(v.to_string()),
@@ -156,13 +157,18 @@ fn claim_string(v: &Value, redactor: &Redactor) -> Option<String> {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let redacted = redactor.redact(&text.as_bytes()[..end]);
+    let mut redacted = Vec::with_capacity(end);
+    redactor.redact_into(&text.as_bytes()[..end], scratch, &mut redacted);
     Some(String::from_utf8_lossy(&redacted).into_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode(token: &[u8], redactor: &Redactor) -> Option<JwtClaims> {
+        super::decode(token, redactor, &mut redactor.scratch())
+    }
     use crate::RedactorBuilder;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;

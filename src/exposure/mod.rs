@@ -124,6 +124,9 @@ pub struct Exposure {
     records: Box<[AtomicU64]>,
     bytes: Box<[AtomicU64]>,
     state: Mutex<State>,
+    /// Redactor scratch for scanning JWT claims, reused across calls: a fresh scratch has cold
+    /// regex caches, and rebuilding them per token cost more than the whole scan.
+    scratch_pool: Mutex<Vec<crate::Scratch>>,
 }
 
 #[derive(Debug, Default)]
@@ -216,6 +219,7 @@ impl Exposure {
             records: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             bytes: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             state: Mutex::new(State::default()),
+            scratch_pool: Mutex::new(Vec::new()),
         }
     }
 
@@ -274,6 +278,7 @@ impl Exposure {
         }
         let seen_ms = now_ms();
         let mut decode = Vec::new();
+        let mut scratch: Option<crate::Scratch> = None;
         let mut line_origin: Option<(usize, Option<u64>)> = None;
         for (f, fp) in findings.iter().zip(fingerprints) {
             let line_start = memchr::memrchr(b'\n', &hay[..f.start]).map_or(0, |i| i + 1);
@@ -290,10 +295,18 @@ impl Exposure {
                 }
             };
             let secret = crate::fingerprint::normalize(&hay[f.start..f.end], &mut decode);
-            let jwt = validate::is_jwt(secret)
-                .then(|| jwt::decode(secret, &self.redactor))
-                .flatten()
-                .map(Box::new);
+            let jwt = if validate::is_jwt(secret) {
+                let scratch = scratch.get_or_insert_with(|| {
+                    self.scratch_pool
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .pop()
+                        .unwrap_or_else(|| self.redactor.scratch())
+                });
+                jwt::decode(secret, &self.redactor, scratch).map(Box::new)
+            } else {
+                None
+            };
             out.push(Observation {
                 fingerprint: *fp,
                 rule: f.rule,
@@ -307,6 +320,12 @@ impl Exposure {
                 origin,
                 jwt,
             });
+        }
+        if let Some(scratch) = scratch {
+            self.scratch_pool
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(scratch);
         }
     }
 
