@@ -32,6 +32,7 @@ pub mod pipe;
 pub mod redact;
 pub mod rules;
 pub mod scan;
+pub mod structured;
 mod validate;
 
 pub use redact::{BuildError, Redactor, RedactorBuilder, Scratch};

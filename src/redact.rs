@@ -5,6 +5,18 @@ use std::sync::Arc;
 use crate::fingerprint::{Fingerprinter, KeyTooShort};
 use crate::rules::{self, CompiledRule, RuleError, RuleSet, RuleSource};
 use crate::scan::{Finding, ScanScratch, ScanState, resolve_overlaps};
+use crate::structured::StructuredRules;
+
+/// The replacement word, in double quotes where it replaces a bare JSON number.
+fn write_word(kind: &str, fingerprint: u64, quoted: bool, out: &mut Vec<u8>) {
+    if quoted {
+        out.push(b'"');
+    }
+    crate::fingerprint::write_replacement_word(kind, fingerprint, out);
+    if quoted {
+        out.push(b'"');
+    }
+}
 
 /// An immutable redaction engine: compiled rules plus the fingerprint key. `Send + Sync` and
 /// cheap to clone (an `Arc` inside); per-thread mutable state lives in [`Scratch`].
@@ -12,6 +24,8 @@ use crate::scan::{Finding, ScanScratch, ScanState, resolve_overlaps};
 pub struct Redactor {
     rules: Arc<RuleSet>,
     fingerprinter: Fingerprinter,
+    /// Key-aware JSON pass (`None`: off, or the rule set lacks the rules that name its kinds).
+    structured: Option<StructuredRules>,
 }
 
 /// Per-worker mutable state for a [`Redactor`]: regex caches and reusable buffers.
@@ -59,6 +73,7 @@ impl From<KeyTooShort> for BuildError {
 pub struct RedactorBuilder {
     builtin: bool,
     extra: Vec<RuleSource>,
+    no_structured: bool,
 }
 
 impl RedactorBuilder {
@@ -67,6 +82,7 @@ impl RedactorBuilder {
         RedactorBuilder {
             builtin: true,
             extra: Vec::new(),
+            no_structured: false,
         }
     }
 
@@ -82,6 +98,12 @@ impl RedactorBuilder {
         self
     }
 
+    /// Whether JSON records get the key-aware pass (default: yes; see [`crate::structured`]).
+    pub fn structured(mut self, yes: bool) -> Self {
+        self.no_structured = !yes;
+        self
+    }
+
     /// Compiles the rules and keys the fingerprints.
     pub fn build(self, key: &[u8]) -> Result<Redactor, BuildError> {
         let mut sources = if self.builtin {
@@ -91,14 +113,23 @@ impl RedactorBuilder {
         };
         sources.extend(self.extra);
         let rules = rules::compile_sources(&sources)?;
-        Ok(Redactor::new(Arc::new(rules), Fingerprinter::new(key)?))
+        let mut redactor = Redactor::new(Arc::new(rules), Fingerprinter::new(key)?);
+        if self.no_structured {
+            redactor.structured = None;
+        }
+        Ok(redactor)
     }
 }
 
 impl Redactor {
     /// A redactor over compiled rules.
     pub fn new(rules: Arc<RuleSet>, fingerprinter: Fingerprinter) -> Self {
-        Redactor { rules, fingerprinter }
+        let structured = StructuredRules::from_rules(&rules);
+        Redactor {
+            rules,
+            fingerprinter,
+            structured,
+        }
     }
 
     /// The compiled rules.
@@ -130,7 +161,10 @@ impl Redactor {
     pub fn find(&self, hay: &[u8], range: std::ops::Range<usize>, state: &mut ScanState, scratch: &mut Scratch) {
         scratch.findings.clear();
         self.rules
-            .scan(hay, range, state, &mut scratch.scan, &mut scratch.findings);
+            .scan(hay, range.clone(), state, &mut scratch.scan, &mut scratch.findings);
+        if let Some(structured) = &self.structured {
+            structured.find(hay, range, &mut scratch.findings);
+        }
         resolve_overlaps(&self.rules, &mut scratch.findings);
     }
 
@@ -153,8 +187,8 @@ impl Redactor {
         for f in findings {
             out.extend_from_slice(&hay[last..f.start]);
             let kind = &self.rules.rules[f.rule as usize].kind;
-            self.fingerprinter
-                .write_replacement(kind, &hay[f.start..f.end], decode, out);
+            let fp = self.fingerprinter.fingerprint(&hay[f.start..f.end], decode);
+            write_word(kind, fp, f.quoted, out);
             last = f.end;
         }
         out.extend_from_slice(&hay[last..range.end]);
@@ -183,7 +217,7 @@ impl Redactor {
         let mut last = range.start;
         for (f, fp) in findings.iter().zip(fingerprints) {
             out.extend_from_slice(&hay[last..f.start]);
-            crate::fingerprint::write_replacement_word(&self.rules.rules[f.rule as usize].kind, *fp, out);
+            write_word(&self.rules.rules[f.rule as usize].kind, *fp, f.quoted, out);
             last = f.end;
         }
         out.extend_from_slice(&hay[last..range.end]);

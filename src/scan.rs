@@ -35,6 +35,9 @@ pub struct Finding {
     pub location: Location,
     /// The rule's checksum verdict.
     pub checksum: ChecksumResult,
+    /// The span is a bare JSON number under a sensitive key: its replacement is written in
+    /// double quotes, so the record stays valid JSON.
+    pub quoted: bool,
 }
 
 /// Lines of a multi-line block still to treat as secret (bounded, so that a missing end marker
@@ -284,6 +287,7 @@ impl RuleSet {
                     rule,
                     location: self.rules[rule as usize].location,
                     checksum: ChecksumResult::None,
+                    quoted: false,
                 });
             }
             pos = resume;
@@ -317,6 +321,7 @@ impl RuleSet {
             rule,
             location: compiled.location,
             checksum: compiled.checksum.map_or(ChecksumResult::None, |c| c.verify(secret)),
+            quoted: false,
         })
     }
 
