@@ -33,6 +33,8 @@ pub struct Redactor {
 pub struct Scratch {
     pub(crate) scan: ScanScratch,
     pub(crate) findings: Vec<Finding>,
+    /// Findings of the key-aware pass, before they are merged with the rules'.
+    structured: Vec<Finding>,
     decode: Vec<u8>,
 }
 
@@ -147,6 +149,7 @@ impl Redactor {
         Scratch {
             scan: ScanScratch::new(&self.rules),
             findings: Vec::new(),
+            structured: Vec::new(),
             decode: Vec::new(),
         }
     }
@@ -163,7 +166,8 @@ impl Redactor {
         self.rules
             .scan(hay, range.clone(), state, &mut scratch.scan, &mut scratch.findings);
         if let Some(structured) = &self.structured {
-            structured.find(hay, range, &mut scratch.findings);
+            structured.find(hay, range, &mut scratch.structured);
+            crate::structured::merge(&self.rules, &mut scratch.findings, &mut scratch.structured);
         }
         resolve_overlaps(&self.rules, &mut scratch.findings);
     }

@@ -31,6 +31,42 @@ use crate::rules::{Location, RuleSet};
 use crate::scan::Finding;
 use crate::validate::is_placeholder;
 
+/// Rules at or above this priority name intrinsic token formats (vendor tokens, JWTs, PEM keys,
+/// wrapped credentials), and so does any rule whose kind is not a generic `secret` or
+/// `password` (a vendor rule anchored on its variable name, `OKTA_API_TOKEN=`): where one
+/// overlaps a structured finding, the rule wins, so a token keeps its vendor kind and its
+/// visible prefix (`FlyV1 REDACTED:flyio_token`). Generic header, URL and labelled-field rules
+/// yield to the structured finding: it knows where the value ends.
+pub const INTRINSIC_PRIORITY: i32 = 50;
+
+/// Merges structured findings into the rules' findings by the policy of
+/// [`INTRINSIC_PRIORITY`]. `rule_findings` may be in any order; `structured` is drained.
+pub fn merge(rules: &RuleSet, rule_findings: &mut Vec<Finding>, structured: &mut Vec<Finding>) {
+    if structured.is_empty() {
+        return;
+    }
+    let overlaps = |a: &Finding, b: &Finding| a.start < b.end && b.start < a.end;
+    let intrinsic = |f: &Finding| {
+        let rule = &rules.rules()[f.rule as usize];
+        rule.priority >= INTRINSIC_PRIORITY || !matches!(rule.kind.as_str(), "secret" | "password")
+    };
+    // On an identical span the rule keeps it too: same bytes, and its id says more.
+    let same = |a: &Finding, b: &Finding| a.start == b.start && a.end == b.end;
+    // A bare number always goes to the structured finding: only it writes the quotes that
+    // keep the record valid JSON.
+    structured.retain(|s| {
+        s.quoted
+            || !rule_findings
+                .iter()
+                .any(|r| (intrinsic(r) && overlaps(r, s)) || same(r, s))
+    });
+    if structured.is_empty() {
+        return;
+    }
+    rule_findings.retain(|r| !structured.iter().any(|s| overlaps(r, s)));
+    rule_findings.append(structured);
+}
+
 /// Deepest nesting walked; deeper records get no structured findings (the rules still run).
 pub const MAX_DEPTH: usize = 64;
 
@@ -165,8 +201,8 @@ impl StructuredRules {
     /// Appends the structured findings of every JSON line of `hay[range]` to `out`.
     pub fn find(&self, hay: &[u8], range: std::ops::Range<usize>, out: &mut Vec<Finding>) {
         let region = &hay[range.clone()];
-        // Most log blocks hold no JSON object at all: one SIMD pass rules them out.
-        if memchr::memchr2(b'{', b'[', region).is_none() {
+        // Blocks with neither a JSON record nor a `key=value` pair: one SIMD pass rules them out.
+        if memchr::memchr3(b'{', b'[', b'=', region).is_none() {
             return;
         }
         let mut line_start = range.start;
@@ -192,10 +228,90 @@ impl StructuredRules {
                     // Not (only) JSON: the rules alone decide.
                     out.truncate(before);
                 }
+            } else if first.is_some() {
+                self.logfmt(hay, line_start, line_end, out);
             }
             line_start = line_end + 1;
         }
     }
+}
+
+impl StructuredRules {
+    /// `key=value` pairs (logfmt, and the `k=v` of most text logs): a value under a sensitive
+    /// key, bare (up to a space or comma) or double-quoted, is a secret. The key must start the
+    /// line or follow a space, tab or comma, so `?a=1&password=...` is left to the URL rules.
+    fn logfmt(&self, hay: &[u8], start: usize, end: usize, out: &mut Vec<Finding>) {
+        let mut walker = Walker {
+            hay,
+            pos: start,
+            end,
+            rules: self,
+            out,
+        };
+        let mut i = start;
+        while let Some(rel) = memchr::memchr(b'=', &hay[i..end]) {
+            let eq = i + rel;
+            i = eq + 1;
+            let mut k = eq;
+            while k > start && eq - k < 64 && is_key_byte(hay[k - 1]) {
+                k -= 1;
+            }
+            let at_boundary = k == start || matches!(hay[k - 1], b' ' | b'\t' | b',');
+            if k == eq || !at_boundary {
+                continue;
+            }
+            let key = &hay[k..eq];
+            // In free text, `secret=tls-cert` and `token=refresh` name things as often as they
+            // hold them: bare `secret` and `token` are left to the rules and their validators.
+            if key.eq_ignore_ascii_case(b"secret") || key.eq_ignore_ascii_case(b"token") {
+                continue;
+            }
+            let Some(class) = classify_key(key) else {
+                continue;
+            };
+            if eq + 1 < end && hay[eq + 1] == b'\'' {
+                let vs = eq + 2;
+                let Some(len) = memchr::memchr(b'\'', &hay[vs.min(end)..end]) else {
+                    continue;
+                };
+                i = vs + len + 1;
+                walker.secret_string(class, vs, vs + len);
+            } else if eq + 1 < end && matches!(hay[eq + 1], b'[' | b'{' | b'(') {
+                // A nested structure (`X-API-Key=[v]` in a Java map dump): left to the rules.
+                continue;
+            } else if eq + 1 < end && hay[eq + 1] == b'"' {
+                walker.pos = eq + 1;
+                let Some((vs, ve)) = walker.string() else {
+                    return;
+                };
+                i = walker.pos;
+                walker.secret_string(class, vs, ve);
+            } else {
+                let vs = eq + 1;
+                let ve = hay[vs..end]
+                    .iter()
+                    .position(|b| matches!(b, b' ' | b'\t' | b',' | b'\r' | b';' | b'&' | b']' | b'}' | b')'))
+                    .map_or(end, |p| vs + p);
+                i = ve;
+                let value = &hay[vs..ve];
+                // A bare `authorization=Bearer` holds only the scheme: the header rules see the
+                // rest. Booleans and nulls are settings, not secrets.
+                let word = |w: &[u8]| value.eq_ignore_ascii_case(w);
+                if class == KeyClass::Authorization
+                    || [&b"true"[..], b"false", b"null", b"nil", b"none", b"yes", b"no"]
+                        .iter()
+                        .any(|w| word(w))
+                {
+                    continue;
+                }
+                walker.secret_string(class, vs, ve);
+            }
+        }
+    }
+}
+
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
 
 struct Walker<'a, 'o> {
@@ -336,7 +452,12 @@ impl Walker<'_, '_> {
 
     fn push(&mut self, start: usize, end: usize, rule: u32, location: Location, quoted: bool) {
         let value = &self.hay[start..end];
-        if start >= end || is_placeholder(value) || inside_replacement(self.hay, start) {
+        // A value that holds one of our replacement words was redacted already (idempotence).
+        if start >= end
+            || is_placeholder(value)
+            || inside_replacement(self.hay, start)
+            || memchr::memmem::find(value, crate::fingerprint::REPLACEMENT_PREFIX).is_some()
+        {
             return;
         }
         self.out.push(Finding {

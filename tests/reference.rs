@@ -1,5 +1,6 @@
 //! Property test: the fast path (prefilter, windows around anchors, streaming) finds exactly
-//! what a slow, obviously-correct reference finds (every rule over every whole line).
+//! what a slow, obviously-correct reference finds (every rule over every whole line). The
+//! key-aware structured pass is off here: the reference models the rules only.
 
 use proptest::prelude::*;
 use tokenscrub::RedactorBuilder;
@@ -82,7 +83,7 @@ proptest! {
 
     #[test]
     fn fast_path_matches_reference(input in line_strategy()) {
-        let r = RedactorBuilder::new().build(KEY).unwrap();
+        let r = RedactorBuilder::new().structured(false).build(KEY).unwrap();
         let mut scratch = r.scratch();
         let mut state = ScanState::default();
         r.find(&input, 0..input.len(), &mut state, &mut scratch);

@@ -57,6 +57,20 @@ const CASES: &[(&str, &str)] = &[
         r#"{"token":"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"}"#,
         r#"{"token":"REDACTED:github_classic"}"#,
     ),
+    // logfmt and `key=value`: bare, double- and single-quoted values; settings and names stay.
+    (
+        r#"level=info password=a msg="login ok" apiKey="x y" db.password=p1,user=bob client_secret='q r'"#,
+        r#"level=info password=REDACTED:password msg="login ok" apiKey="REDACTED:secret" db.password=REDACTED:password,user=bob client_secret='REDACTED:secret'"#,
+    ),
+    (
+        "secret=false password=null nextToken=abc mounted secret=tls-cert authorization=Bearer",
+        "secret=false password=null nextToken=abc mounted secret=tls-cert authorization=Bearer",
+    ),
+    // A vendor rule keeps its kind and visible prefix inside a sensitive value.
+    (
+        r#"FLY_API_TOKEN="FlyV1 fm2_lJPECAAAAAAAAMpQxBBh0Y2ZuMzFRPT0Bq3h4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHg""#,
+        r#"FLY_API_TOKEN="FlyV1 REDACTED:flyio_token""#,
+    ),
     // Not JSON: the rules alone decide.
     (r#"{"password": "unterminated"#, r#"{"password": "REDACTED:password"#),
 ];
