@@ -127,9 +127,11 @@ impl RuleSet {
             let line_hi = memchr(b'\n', &hay[m.end()..end]).map_or(end, |i| m.end() + i);
             scratch.windows.clear();
             self.push_windows(hay, m, line_lo..line_hi, &mut scratch.windows);
+            // The rest of the line goes through the gate too: `first_anchor` returns exactly what
+            // the automaton would, without walking every byte of a long line after one hit.
             let mut p = m.end();
             while p < line_hi {
-                let Some(m) = self.prefilter.find(AcInput::new(hay).span(p..line_hi)) else {
+                let Some(m) = self.first_anchor(hay, p, line_hi) else {
                     break;
                 };
                 self.push_windows(hay, m, line_lo..line_hi, &mut scratch.windows);
