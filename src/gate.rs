@@ -31,6 +31,10 @@ pub(crate) struct Gate {
     full4: BitTable,
     /// The longest anchor, which bounds the region an anchor around a candidate can span.
     pub(crate) max_anchor_len: usize,
+    /// Every anchor under its folded gate: `(key, offset of the gate in the anchor, anchor)`,
+    /// sorted by key, where the key is the gate's length in bits 32.. and its folded bytes below.
+    /// Lets [`Gate::anchor_at`] confirm a candidate exactly without the automaton.
+    owners: Vec<(u64, usize, Vec<u8>)>,
     /// AVX2 was detected at run time: `next_candidate` takes the vector path.
     avx2: bool,
 }
@@ -47,19 +51,54 @@ impl Gate {
             full3: BitTable::new(),
             full4: BitTable::new(),
             max_anchor_len: anchors.iter().map(Vec::len).max().unwrap_or(0),
+            owners: Vec::with_capacity(anchors.len()),
             avx2: avx2_detected(),
         };
         for a in anchors {
-            let g = gate_of(a);
+            let off = gate_offset(a);
+            let g = &a[off..(off + 4).min(a.len())];
             let x3 = fold(u32::from_le_bytes([g[0], g[1], g[2], 0])) & 0x00FF_FFFF;
             gate.prefix3.insert(x3);
-            if g.len() == 3 {
+            let key = if g.len() == 3 {
                 gate.full3.insert(x3);
+                3 << 32 | u64::from(x3)
             } else {
-                gate.full4.insert(fold(u32::from_le_bytes([g[0], g[1], g[2], g[3]])));
-            }
+                let x4 = fold(u32::from_le_bytes([g[0], g[1], g[2], g[3]]));
+                gate.full4.insert(x4);
+                4 << 32 | u64::from(x4)
+            };
+            gate.owners.push((key, off, a.clone()));
         }
+        gate.owners.sort_unstable();
         Some(gate)
+    }
+
+    /// True when an anchor whose gate starts at `c` occurs, ASCII case-insensitively, entirely
+    /// inside `hay[pos..end]`. Exact: it compares the anchors themselves, so a candidate from
+    /// [`Gate::next_candidate`] that is only a hash collision or a fold artefact is dropped here
+    /// instead of costing an automaton walk.
+    pub(crate) fn anchor_at(&self, hay: &[u8], c: usize, pos: usize, end: usize) -> bool {
+        let hay = &hay[..end];
+        let owned = |key: u64| {
+            let first = self.owners.partition_point(|o| o.0 < key);
+            self.owners[first..]
+                .iter()
+                .take_while(|o| o.0 == key)
+                .any(|(_, off, a)| {
+                    c.checked_sub(*off)
+                        .filter(|&s| s >= pos)
+                        .and_then(|s| hay.get(s..s + a.len()))
+                        .is_some_and(|w| w.eq_ignore_ascii_case(a))
+                })
+        };
+        let gram = |n: usize| {
+            hay.get(c..c + n).map(|w| {
+                let mut b = [0; 4];
+                b[..n].copy_from_slice(w);
+                fold(u32::from_le_bytes(b)) & (u32::MAX >> (8 * (4 - n)))
+            })
+        };
+        gram(4).is_some_and(|x| owned(4 << 32 | u64::from(x))) || gram(3).is_some_and(|x| owned(3 << 32 | u64::from(x)))
     }
 
     /// True when the folded 4 bytes `x` start a gate.
@@ -167,15 +206,22 @@ impl Gate {
 /// a rough prior (English letter frequency; digits and log punctuation in between); measured
 /// on the generated benchmark log, this choice gives about 100 candidates per MB, against 77
 /// for the best choice by real 4-gram counts and 2,500 for each anchor's first 4 bytes.
+#[cfg(test)]
 fn gate_of(anchor: &[u8]) -> &[u8] {
+    let off = gate_offset(anchor);
+    &anchor[off..(off + 4).min(anchor.len())]
+}
+
+/// Where the gate of `anchor` starts in it (see [`gate_of`]).
+fn gate_offset(anchor: &[u8]) -> usize {
     if anchor.len() < 4 {
-        return anchor;
+        return 0;
     }
     let score = |g: &[u8]| g.iter().map(|&b| commonness(b)).sum::<u32>();
-    let mut best = &anchor[..4];
-    for w in anchor.windows(4).skip(1) {
-        if score(w) < score(best) {
-            best = w;
+    let mut best = 0;
+    for (i, w) in anchor.windows(4).enumerate().skip(1) {
+        if score(w) < score(&anchor[best..best + 4]) {
+            best = i;
         }
     }
     best
@@ -431,6 +477,9 @@ mod tests {
                 prop_assert_eq!(&vector, &scalar);
                 let gated = vector.iter().any(|&c| (pad..pad + a.len()).contains(&c));
                 prop_assert!(gated, "anchor {:?} at {} has no candidate", String::from_utf8_lossy(&a), pad);
+                // The exact check confirms the anchor at its gate.
+                let c = pad + gate_offset(&a.to_ascii_lowercase());
+                prop_assert!(gate.anchor_at(&hay, c, pad, end));
             }
         }
     }
