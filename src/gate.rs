@@ -2,16 +2,18 @@
 //!
 //! Each anchor is given one *gate*, a 4-byte substring of it (or the whole anchor when it is 3
 //! bytes long). The gate stage tests every haystack position for "a gate may start here" with
-//! hashed bit tables, and the anchor automaton only walks a short region around each candidate
-//! (see `RuleSet::first_anchor` in `scan`). No false negatives: every anchor occurrence holds its
+//! hashed bit tables; each candidate is then checked exactly against the anchors owning that
+//! gate, and the anchor automaton only runs from the first confirmed one (see
+//! `RuleSet::first_anchor` in `scan`). No false negatives: every anchor occurrence holds its
 //! gate, and the tables only err towards extra candidates.
 //!
-//! Why not SIMD (Teddy): the catalogue's 349 anchors need at least 91 distinct 3-byte gates (that
+//! Why not Teddy: the catalogue's 349 anchors need at least 91 distinct 3-byte gates (that
 //! many anchors share no 3-byte substring with any other), a greedy cover needs 160, and Teddy
 //! refuses more than 64 patterns and degrades past about 40 on lowercase text (measured: three
 //! Teddy passes of 54 gates ran at about the automaton's speed). The hashed test has no
 //! loop-carried dependency, unlike an automaton walk whose next state waits on the previous
-//! load, so positions are tested in parallel by the CPU.
+//! load, so positions are tested in parallel: eight per AVX2 gather when the CPU has AVX2
+//! (detected at run time), else eight per scalar step.
 //!
 //! Case: a gram is folded by setting bit 0x20 of each byte, on both the gates and the haystack.
 //! That maps `A`-`Z` onto `a`-`z` (so ASCII case variants of an anchor hit the same entry) and
