@@ -130,9 +130,11 @@ impl RuleSet {
             let line_hi = memchr(b'\n', &hay[m.end()..end]).map_or(end, |i| m.end() + i);
             scratch.windows.clear();
             self.push_windows(hay, m, line_lo..line_hi, &mut scratch.windows);
+            // The rest of the line goes through the gate too: `first_anchor` returns exactly what
+            // the automaton would, without walking every byte of a long line after one hit.
             let mut p = m.end();
             while p < line_hi {
-                let Some(m) = self.prefilter.find(AcInput::new(hay).span(p..line_hi)) else {
+                let Some(m) = self.first_anchor(hay, p, line_hi) else {
                     break;
                 };
                 self.push_windows(hay, m, line_lo..line_hi, &mut scratch.windows);
@@ -144,35 +146,28 @@ impl RuleSet {
     }
 
     /// The first anchor hit in `hay[pos..end]`: exactly `self.prefilter.find` over that span
-    /// (same leftmost-longest match), but the automaton only walks regions around gate
-    /// candidates.
+    /// (same leftmost-longest match), but the automaton only runs once a gate candidate is
+    /// confirmed to hold an anchor.
     ///
-    /// Why it is exact. Write `r = max_anchor_len`. An anchor occurrence holds its gate at some
-    /// `c` with `s <= c <= s + r - 3` (`s` its start), so it lies in `[c - (r - 3), c + r)`.
-    /// Candidates are examined in increasing order, each region `[lo, hi)` clamped to start at
-    /// `pos` and at `walked - (r - 1)`, `walked` being the end of the furthest region walked so
-    /// far. After each region without an anchor, by induction: (a) no anchor from `pos` ends at
-    /// or before `walked`, and (b) no anchor from `pos` has its gate at or before the candidate.
-    /// (An anchor escaping the clamped region would start before `walked - (r - 1)`, so end by
-    /// `walked`: excluded by (a).) So when a region does hold an anchor, none starts in
-    /// `[pos, lo)`, and the first anchor from `lo` is the first from `pos`.
+    /// Why it is exact. Write `r = max_anchor_len`. Every anchor occurrence inside the span
+    /// holds its gate at `c = s + off` (`s` its start, `off <= r - 3` the gate's offset in the
+    /// anchor), and `c` is a candidate of `next_candidate` (no false negatives). Candidates are
+    /// examined in increasing order and `anchor_at` tells exactly whether an occurrence inside
+    /// the span has its gate at `c`. At the first `c` where one does, no occurrence has its gate
+    /// before `c`, so none starts before `lo = max(pos, c - (r - 3))` (one starting earlier would
+    /// have its gate before `c`). The automaton's first match from `lo` is therefore its first
+    /// match from `pos`, and it exists (the confirmed anchor lies in `[lo, end)`).
     fn first_anchor(&self, hay: &[u8], pos: usize, end: usize) -> Option<aho_corasick::Match> {
         let Some(gate) = &self.gate else {
             return self.prefilter.find(AcInput::new(hay).span(pos..end));
         };
         let reach = gate.max_anchor_len;
         let mut at = pos;
-        let mut walked = pos;
         while let Some(c) = gate.next_candidate(hay, at, end) {
-            let lo = c
-                .saturating_sub(reach - 3)
-                .max(walked.saturating_sub(reach - 1))
-                .max(pos);
-            let hi = (c + reach).min(end);
-            if lo < hi && self.prefilter.find(AcInput::new(hay).span(lo..hi)).is_some() {
+            if gate.anchor_at(hay, c, pos, end) {
+                let lo = c.saturating_sub(reach - 3).max(pos);
                 return self.prefilter.find(AcInput::new(hay).span(lo..end));
             }
-            walked = walked.max(hi);
             at = c + 1;
         }
         None
