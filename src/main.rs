@@ -51,6 +51,9 @@ struct RunArgs {
     /// Longest partial line held in memory before it is scanned in overlapping windows.
     #[arg(long, value_name = "BYTES", default_value_t = PipeConfig::default().window)]
     max_window: usize,
+    /// Turn off the key-aware pass over JSON and key=value records (rules still run).
+    #[arg(long)]
+    no_structured: bool,
     #[command(flatten)]
     exposure: ExposureArgs,
 }
@@ -210,6 +213,7 @@ fn build_redactor(args: &RunArgs) -> Result<Redactor> {
     }
     Ok(RedactorBuilder::new()
         .rules(extra_sources(&args.rules)?)
+        .structured(!args.no_structured)
         .build(&key.bytes)?)
 }
 

@@ -348,3 +348,14 @@ fn slow_consumer_keeps_memory_bounded() {
     assert_eq!(total, lines * expected_line);
     assert!(peak > 0 && peak < 64 * 1024, "peak RSS {peak} KiB");
 }
+
+#[test]
+fn no_structured_turns_the_key_aware_pass_off() {
+    let input = b"{\"apiKey\":\"short\"}\n";
+    let on = run_with_stdin(bin(), input);
+    assert!(String::from_utf8_lossy(&on.stdout).contains("REDACTED:secret:"));
+    let mut cmd = bin();
+    cmd.arg("--no-structured");
+    let off = run_with_stdin(cmd, input);
+    assert_eq!(off.stdout, input);
+}
