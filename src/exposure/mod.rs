@@ -16,7 +16,7 @@
 //! # Limits
 //!
 //! - At most [`Limits::max_credentials`] distinct fingerprints are inventoried (default 20,000;
-//!   a JWT entry with its claims is under 3 KiB, so the inventory stays under ~60 MB at worst
+//!   a JWT entry with its claims is at most about 3.5 KiB, so the inventory stays under ~70 MB at worst
 //!   and a few MB typically). Findings of credentials first seen past the cap are still counted
 //!   by rule, kind, location and source, and in `inventory_dropped`; unique counts are exact up
 //!   to the cap.
