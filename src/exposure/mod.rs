@@ -15,8 +15,8 @@
 //!
 //! # Limits
 //!
-//! - At most [`Limits::max_credentials`] distinct fingerprints are inventoried (default 20,000;
-//!   a JWT entry with its claims is at most about 3.5 KiB, so the inventory stays under ~70 MB at worst
+//! - At most [`Limits::max_credentials`] distinct fingerprints are inventoried (default 10,000;
+//!   a JWT entry with its claims is at most about 3.5 KiB, so the inventory stays under ~35 MB at worst
 //!   and a few MB typically). Findings of credentials first seen past the cap are still counted
 //!   by rule, kind, location and source, and in `inventory_dropped`; unique counts are exact up
 //!   to the cap.
@@ -58,7 +58,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_credentials: 20_000,
+            max_credentials: 10_000,
             max_sources: 32,
             max_origins: 16,
         }
