@@ -66,6 +66,18 @@ impl Fingerprinter {
         u64::from_be_bytes(digest[..8].try_into().expect("32-byte digest"))
     }
 
+    /// A keyed fingerprint of an identifying but non-secret value (a JWT `sub`, a client
+    /// address), domain-separated by `label` so that it never equals a secret's fingerprint.
+    /// The value is hashed as given: no escape decoding.
+    pub fn keyed(&self, label: &str, value: &[u8]) -> u64 {
+        let mut mac = self.mac.clone();
+        mac.update(label.as_bytes());
+        mac.update(&[0]);
+        mac.update(value);
+        let digest = mac.finalize().into_bytes();
+        u64::from_be_bytes(digest[..8].try_into().expect("32-byte digest"))
+    }
+
     /// Appends the replacement word for `secret` of `kind` to `out`.
     pub fn write_replacement(&self, kind: &str, secret: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
         let fp = self.fingerprint(secret, scratch);

@@ -45,26 +45,45 @@ pub fn merge(rules: &RuleSet, rule_findings: &mut Vec<Finding>, structured: &mut
     if structured.is_empty() {
         return;
     }
-    let overlaps = |a: &Finding, b: &Finding| a.start < b.end && b.start < a.end;
     let intrinsic = |f: &Finding| {
         let rule = &rules.rules()[f.rule as usize];
         rule.priority >= INTRINSIC_PRIORITY || !matches!(rule.kind.as_str(), "secret" | "password")
     };
-    // On an identical span the rule keeps it too: same bytes, and its id says more.
-    let same = |a: &Finding, b: &Finding| a.start == b.start && a.end == b.end;
-    // A bare number always goes to the structured finding: only it writes the quotes that
-    // keep the record valid JSON.
+    // Both sides sorted by start, so each finding meets only the few of the other side that can
+    // reach it (a dense block has thousands of findings; pairwise checks would be quadratic).
+    rule_findings.sort_unstable_by_key(|f| f.start);
+    structured.sort_unstable_by_key(|f| f.start);
+    // On an identical span the rule keeps it too: same bytes, and its id says more. A bare
+    // number always goes to the structured finding: only it writes the quotes that keep the
+    // record valid JSON.
+    let rules_side: &[Finding] = rule_findings;
+    let rules_longest = longest(rules_side);
     structured.retain(|s| {
         s.quoted
-            || !rule_findings
-                .iter()
-                .any(|r| (intrinsic(r) && overlaps(r, s)) || same(r, s))
+            || !overlapping(rules_side, rules_longest, s)
+                .any(|r| intrinsic(r) || (r.start == s.start && r.end == s.end))
     });
     if structured.is_empty() {
         return;
     }
-    rule_findings.retain(|r| !structured.iter().any(|s| overlaps(r, s)));
+    let kept: &[Finding] = structured;
+    let kept_longest = longest(kept);
+    rule_findings.retain(|r| overlapping(kept, kept_longest, r).next().is_none());
     rule_findings.append(structured);
+}
+
+fn longest(findings: &[Finding]) -> usize {
+    findings.iter().map(|x| x.end - x.start).max().unwrap_or(0)
+}
+
+/// The findings of `sorted` (by start; none longer than `longest`) that overlap `f`.
+fn overlapping<'a>(sorted: &'a [Finding], longest: usize, f: &'a Finding) -> impl Iterator<Item = &'a Finding> + 'a {
+    let below = sorted.partition_point(|x| x.start < f.end);
+    sorted[..below]
+        .iter()
+        .rev()
+        .take_while(move |x| x.start + longest > f.start)
+        .filter(move |x| x.end > f.start)
 }
 
 /// Deepest nesting walked; deeper records get no structured findings (the rules still run).
@@ -120,18 +139,15 @@ const KEY_BUF: usize = 64;
 
 /// The class of a key as written in JSON (escapes included), if it is sensitive.
 pub fn classify_key(raw: &[u8]) -> Option<KeyClass> {
+    // A ring of the last KEY_BUF normalized bytes: constant work per byte, however long the key.
     let mut buf = [0u8; KEY_BUF];
-    let mut len = 0usize;
+    let mut total = 0usize;
     let mut push = |b: u8| {
         if matches!(b, b'_' | b'-' | b'.' | b' ') {
             return;
         }
-        if len == KEY_BUF {
-            buf.copy_within(1.., 0);
-            len -= 1;
-        }
-        buf[len] = b.to_ascii_lowercase();
-        len += 1;
+        buf[total % KEY_BUF] = b.to_ascii_lowercase();
+        total += 1;
     };
     let mut i = 0;
     while i < raw.len() {
@@ -155,6 +171,10 @@ pub fn classify_key(raw: &[u8]) -> Option<KeyClass> {
             push(b);
             i += 1;
         }
+    }
+    let len = total.min(KEY_BUF);
+    if total > KEY_BUF {
+        buf.rotate_left(total % KEY_BUF);
     }
     let key = &buf[..len];
     SENSITIVE_EXACT
@@ -565,5 +585,12 @@ mod tests {
             Some(KeyClass::Authorization)
         );
         assert_eq!(classify_key(b"Set-Cookie"), Some(KeyClass::SetCookie));
+        // Longer than the ring: only the suffix counts.
+        let long = format!("{}_client_secret", "x".repeat(KEY_BUF * 3 + 5));
+        assert_eq!(classify_key(long.as_bytes()), Some(KeyClass::Secret));
+        assert_eq!(
+            classify_key(format!("{}_note", "x".repeat(KEY_BUF * 2)).as_bytes()),
+            None
+        );
     }
 }

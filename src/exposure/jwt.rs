@@ -114,16 +114,9 @@ pub fn decode(token: &[u8], redactor: &Redactor, scratch: &mut Scratch) -> Optio
     claims.exp = payload.get("exp").and_then(numeric_date);
     claims.iat = payload.get("iat").and_then(numeric_date);
     claims.nbf = payload.get("nbf").and_then(numeric_date);
-    let fingerprint = |label: &str, v: &Value| {
-        let text = match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let mut input = Vec::with_capacity(label.len() + 1 + text.len());
-        input.extend_from_slice(label.as_bytes());
-        input.push(0);
-        input.extend_from_slice(text.as_bytes());
-        redactor.fingerprinter().fingerprint(&input, &mut Vec::new())
+    let fingerprint = |label: &str, v: &Value| match v {
+        Value::String(s) => redactor.fingerprinter().keyed(label, s.as_bytes()),
+        other => redactor.fingerprinter().keyed(label, other.to_string().as_bytes()),
     };
     claims.sub_fingerprint = payload.get("sub").map(|v| fingerprint("jwt-sub", v));
     claims.email_fingerprint = ["email", "upn", "preferred_username", "unique_name"]

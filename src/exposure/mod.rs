@@ -139,9 +139,8 @@ struct State {
     fail_closed: HashMap<(FailReason, SourceId), u64>,
     inventory: HashMap<u64, Entry>,
     inventory_dropped: u64,
-    jwt_lifetime: Histogram,
-    /// Each distinct JWT's lifetime in order of discovery, for exporters that record values
-    /// themselves (OTLP). Bounded like the inventory.
+    /// Each distinct JWT's lifetime in order of discovery: the histogram is derived from it, and
+    /// exporters that record values themselves (OTLP) read it. Bounded like the inventory.
     jwt_lifetimes: Vec<f64>,
 }
 
@@ -173,6 +172,15 @@ pub struct Histogram {
 }
 
 impl Histogram {
+    /// The histogram of `values`.
+    pub fn of(values: &[f64]) -> Self {
+        let mut h = Histogram::default();
+        for v in values {
+            h.observe(*v);
+        }
+        h
+    }
+
     fn observe(&mut self, v: f64) {
         let i = LIFETIME_BOUNDS
             .iter()
@@ -260,19 +268,6 @@ impl Exposure {
     /// Turns findings of `hay` (with their fingerprints, in the same order) into observations,
     /// appended to `out`. No lock is taken.
     pub fn observe(&self, hay: &[u8], findings: &[Finding], fingerprints: &[u64], out: &mut Vec<Observation>) {
-        self.observe_at(hay, findings, fingerprints, Location::Text, out);
-    }
-
-    /// As [`Exposure::observe`], with the location of findings whose rule says only `text`
-    /// replaced by `default_location` (an adapter that knows better, e.g. `attribute`).
-    pub fn observe_at(
-        &self,
-        hay: &[u8],
-        findings: &[Finding],
-        fingerprints: &[u64],
-        default_location: Location,
-        out: &mut Vec<Observation>,
-    ) {
         if findings.is_empty() {
             return;
         }
@@ -289,7 +284,7 @@ impl Exposure {
                     let origin = self
                         .origins
                         .find(&hay[line_start..line_end])
-                        .map(|ip| self.keyed(b"origin", ip.to_string().as_bytes()));
+                        .map(|ip| self.redactor.fingerprinter().keyed("origin", ip.to_string().as_bytes()));
                     line_origin = Some((line_start, origin));
                     origin
                 }
@@ -310,11 +305,7 @@ impl Exposure {
             out.push(Observation {
                 fingerprint: *fp,
                 rule: f.rule,
-                location: if f.location == Location::Text {
-                    default_location
-                } else {
-                    f.location
-                },
+                location: f.location,
                 checksum: f.checksum,
                 seen_ms,
                 origin,
@@ -327,15 +318,6 @@ impl Exposure {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(scratch);
         }
-    }
-
-    /// A keyed fingerprint of a non-secret but identifying value (an origin, a claim).
-    fn keyed(&self, label: &[u8], value: &[u8]) -> u64 {
-        let mut input = Vec::with_capacity(label.len() + 1 + value.len());
-        input.extend_from_slice(label);
-        input.push(0);
-        input.extend_from_slice(value);
-        self.redactor.fingerprinter().fingerprint(&input, &mut Vec::new())
     }
 
     /// Merges observations from `source` (draining `observations`): one lock.
@@ -370,7 +352,6 @@ impl Exposure {
                 None if full => state.inventory_dropped += 1,
                 None => {
                     if let Some(lifetime) = o.jwt.as_ref().and_then(|c| c.lifetime_seconds()) {
-                        state.jwt_lifetime.observe(lifetime as f64);
                         state.jwt_lifetimes.push(lifetime as f64);
                     }
                     state.inventory.insert(
@@ -559,7 +540,7 @@ impl Exposure {
             unique_credentials: state.inventory.len() as u64,
             inventory_dropped: state.inventory_dropped,
             jwt_alg_none,
-            jwt_lifetime: state.jwt_lifetime.clone(),
+            jwt_lifetime: Histogram::of(&state.jwt_lifetimes),
             credentials,
         }
     }
