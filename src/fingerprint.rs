@@ -87,10 +87,15 @@ impl Fingerprinter {
 
 /// Appends `REDACTED:<kind>:<hex>` to `out`.
 pub fn write_replacement_word(kind: &str, fingerprint: u64, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.extend_from_slice(REPLACEMENT_PREFIX);
     out.extend_from_slice(kind.as_bytes());
     out.push(b':');
+    write_fingerprint_hex(fingerprint, out);
+}
+
+/// Appends the fingerprint's [`FINGERPRINT_HEX_LEN`] lowercase hex digits to `out`.
+pub fn write_fingerprint_hex(fingerprint: u64, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for i in (0..FINGERPRINT_HEX_LEN).rev() {
         out.push(HEX[((fingerprint >> (i * 4)) & 0xf) as usize]);
     }

@@ -22,14 +22,17 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod allow;
 pub mod check;
 pub mod checksum;
+pub mod config;
 pub mod exposure;
 pub mod fingerprint;
 mod gate;
 pub mod keysource;
 pub mod pipe;
 pub mod redact;
+pub mod replacement;
 pub mod rules;
 pub mod scan;
 pub mod structured;

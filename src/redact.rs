@@ -2,21 +2,12 @@
 
 use std::sync::Arc;
 
+use crate::allow::Allowlist;
 use crate::fingerprint::{Fingerprinter, KeyTooShort};
-use crate::rules::{self, CompiledRule, RuleError, RuleSet, RuleSource};
+use crate::replacement::Replacement;
+use crate::rules::{self, CompiledRule, RuleError, RuleSet, RuleSource, Selection};
 use crate::scan::{Finding, ScanScratch, ScanState, resolve_overlaps};
 use crate::structured::StructuredRules;
-
-/// The replacement word, in double quotes where it replaces a bare JSON number.
-fn write_word(kind: &str, fingerprint: u64, quoted: bool, out: &mut Vec<u8>) {
-    if quoted {
-        out.push(b'"');
-    }
-    crate::fingerprint::write_replacement_word(kind, fingerprint, out);
-    if quoted {
-        out.push(b'"');
-    }
-}
 
 /// An immutable redaction engine: compiled rules plus the fingerprint key. `Send + Sync` and
 /// cheap to clone (an `Arc` inside); per-thread mutable state lives in [`Scratch`].
@@ -26,6 +17,9 @@ pub struct Redactor {
     fingerprinter: Fingerprinter,
     /// Key-aware JSON pass (`None`: off, or the rule set lacks the rules that name its kinds).
     structured: Option<StructuredRules>,
+    replacement: Replacement,
+    /// Secrets never redacted (`None`: an empty list, checked not at all).
+    allow: Option<Arc<Allowlist>>,
 }
 
 /// Per-worker mutable state for a [`Redactor`]: regex caches and reusable buffers.
@@ -76,6 +70,9 @@ pub struct RedactorBuilder {
     builtin: bool,
     extra: Vec<RuleSource>,
     no_structured: bool,
+    selection: Selection,
+    replacement: Replacement,
+    allow: Allowlist,
 }
 
 impl RedactorBuilder {
@@ -83,8 +80,7 @@ impl RedactorBuilder {
     pub fn new() -> Self {
         RedactorBuilder {
             builtin: true,
-            extra: Vec::new(),
-            no_structured: false,
+            ..RedactorBuilder::default()
         }
     }
 
@@ -106,6 +102,24 @@ impl RedactorBuilder {
         self
     }
 
+    /// Keeps only the rules `selection` turns on (default: all).
+    pub fn select(mut self, selection: Selection) -> Self {
+        self.selection = selection;
+        self
+    }
+
+    /// How fingerprints are written (default: `REDACTED:<kind>:<hex>`).
+    pub fn replacement(mut self, replacement: Replacement) -> Self {
+        self.replacement = replacement;
+        self
+    }
+
+    /// Secrets never redacted (default: none).
+    pub fn allow(mut self, allow: Allowlist) -> Self {
+        self.allow = allow;
+        self
+    }
+
     /// Compiles the rules and keys the fingerprints.
     pub fn build(self, key: &[u8]) -> Result<Redactor, BuildError> {
         let mut sources = if self.builtin {
@@ -114,11 +128,13 @@ impl RedactorBuilder {
             Vec::new()
         };
         sources.extend(self.extra);
-        let rules = rules::compile_sources(&sources)?;
+        let rules = rules::compile_selected(&sources, &self.selection)?;
         let mut redactor = Redactor::new(Arc::new(rules), Fingerprinter::new(key)?);
         if self.no_structured {
             redactor.structured = None;
         }
+        redactor.replacement = self.replacement;
+        redactor.allow = (!self.allow.is_empty()).then(|| Arc::new(self.allow));
         Ok(redactor)
     }
 }
@@ -131,6 +147,8 @@ impl Redactor {
             rules,
             fingerprinter,
             structured,
+            replacement: Replacement::default(),
+            allow: None,
         }
     }
 
@@ -142,6 +160,23 @@ impl Redactor {
     /// The fingerprinter (for adapters that redact values themselves).
     pub fn fingerprinter(&self) -> &Fingerprinter {
         &self.fingerprinter
+    }
+
+    /// How fingerprints are written.
+    pub fn replacement(&self) -> &Replacement {
+        &self.replacement
+    }
+
+    /// The replacement word for a secret of `kind` with `fingerprint`, in double quotes where
+    /// it replaces a bare JSON number.
+    pub fn write_word(&self, kind: &str, fingerprint: u64, quoted: bool, out: &mut Vec<u8>) {
+        if quoted {
+            out.push(b'"');
+        }
+        self.replacement.write(kind, fingerprint, out);
+        if quoted {
+            out.push(b'"');
+        }
     }
 
     /// Fresh per-worker scratch space.
@@ -169,7 +204,28 @@ impl Redactor {
             structured.find(hay, range, &mut scratch.structured);
             crate::structured::merge(&self.rules, &mut scratch.findings, &mut scratch.structured);
         }
+        if !scratch.findings.is_empty() {
+            self.drop_allowed(hay, scratch);
+        }
         resolve_overlaps(&self.rules, &mut scratch.findings);
+    }
+
+    /// Drops findings that are allowlisted, or that lie inside a word of a custom replacement
+    /// template (the scanner itself skips the default form), before overlaps are resolved: an
+    /// allowed span must not let a smaller finding inside it win instead.
+    fn drop_allowed(&self, hay: &[u8], scratch: &mut Scratch) {
+        let custom = !self.replacement.is_default();
+        if self.allow.is_none() && !custom {
+            return;
+        }
+        let Scratch { findings, decode, .. } = scratch;
+        findings.retain(|f| {
+            !(custom && self.replacement.covers(hay, f.start))
+                && !self
+                    .allow
+                    .as_ref()
+                    .is_some_and(|a| a.allows(&hay[f.start..f.end], decode))
+        });
     }
 
     /// The findings of the last [`Redactor::find`] on this scratch.
@@ -192,7 +248,7 @@ impl Redactor {
             out.extend_from_slice(&hay[last..f.start]);
             let kind = &self.rules.rules[f.rule as usize].kind;
             let fp = self.fingerprinter.fingerprint(&hay[f.start..f.end], decode);
-            write_word(kind, fp, f.quoted, out);
+            self.write_word(kind, fp, f.quoted, out);
             last = f.end;
         }
         out.extend_from_slice(&hay[last..range.end]);
@@ -221,7 +277,7 @@ impl Redactor {
         let mut last = range.start;
         for (f, fp) in findings.iter().zip(fingerprints) {
             out.extend_from_slice(&hay[last..f.start]);
-            write_word(&self.rules.rules[f.rule as usize].kind, *fp, f.quoted, out);
+            self.write_word(&self.rules.rules[f.rule as usize].kind, *fp, f.quoted, out);
             last = f.end;
         }
         out.extend_from_slice(&hay[last..range.end]);

@@ -486,7 +486,7 @@ impl Exposure {
                 .map(|(fp, e)| {
                     let rule = &rules[e.rule as usize];
                     let mut word = Vec::new();
-                    crate::fingerprint::write_replacement_word(&rule.kind, *fp, &mut word);
+                    self.redactor.replacement().write(&rule.kind, *fp, &mut word);
                     let last_seen = e.last_seen_ms / 1000;
                     CredentialReport {
                         fingerprint: String::from_utf8_lossy(&word).into_owned(),

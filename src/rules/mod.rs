@@ -103,9 +103,129 @@ pub fn parse(source: &RuleSource) -> Result<Vec<(String, RuleSpec)>, RuleError> 
 
 /// Parses and compiles rule sources into one rule set.
 pub fn compile_sources(sources: &[RuleSource]) -> Result<RuleSet, RuleError> {
+    compile_selected(sources, &Selection::default())
+}
+
+/// Parses rule sources, keeps the rules `selection` turns on, and compiles them into one set.
+pub fn compile_selected(sources: &[RuleSource], selection: &Selection) -> Result<RuleSet, RuleError> {
     let mut specs = Vec::new();
     for source in sources {
         specs.extend(parse(source)?);
     }
-    RuleSet::compile(specs)
+    RuleSet::compile(selection.apply(specs)?)
+}
+
+/// The `file` of a [`RuleError`] about the selection rather than a rule file.
+pub const SELECTION_FILE: &str = "rule selection";
+
+/// Which rules are on: those `enable` names (all when it is empty), minus those `disable`
+/// names. A selector is a rule id (`github.classic`), an id pattern where `*` stands for
+/// any text (`github.*`), or a kind (`password`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Selectors of the rules to keep (empty: every rule).
+    pub enable: Vec<String>,
+    /// Selectors of the rules to drop.
+    pub disable: Vec<String>,
+}
+
+impl Selection {
+    /// Whether nothing is selected away.
+    pub fn is_everything(&self) -> bool {
+        self.enable.is_empty() && self.disable.is_empty()
+    }
+
+    /// Filters specs. A selector that names no rule is an error (a typo would otherwise leave
+    /// a rule on, or off, in silence).
+    fn apply(&self, specs: Vec<(String, RuleSpec)>) -> Result<Vec<(String, RuleSpec)>, RuleError> {
+        if self.is_everything() {
+            return Ok(specs);
+        }
+        for selector in self.enable.iter().chain(&self.disable) {
+            if !specs.iter().any(|(_, spec)| selects(selector, spec)) {
+                return Err(RuleError {
+                    file: SELECTION_FILE.into(),
+                    rule: None,
+                    reason: format!("'{selector}' names no rule id or kind"),
+                });
+            }
+        }
+        Ok(specs
+            .into_iter()
+            .filter(|(_, spec)| {
+                (self.enable.is_empty() || self.enable.iter().any(|s| selects(s, spec)))
+                    && !self.disable.iter().any(|s| selects(s, spec))
+            })
+            .collect())
+    }
+}
+
+fn selects(selector: &str, spec: &RuleSpec) -> bool {
+    selector == spec.kind || wildcard_match(selector.as_bytes(), spec.id.as_bytes())
+}
+
+/// `*`-only wildcard matching (no classes, no escapes): all that rule selectors need, so no
+/// glob crate is pulled in for it. Backtracks to the last star: linear in practice.
+fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&b| b == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match(b"vendor.*", b"vendor.github_pat"));
+        assert!(wildcard_match(b"*", b"x"));
+        assert!(wildcard_match(b"*.github_*", b"vendor.github_pat"));
+        assert!(wildcard_match(b"a*b*c", b"aXXbYYc"));
+        assert!(!wildcard_match(b"a*b*c", b"aXXbYY"));
+        assert!(!wildcard_match(b"vendor.*", b"http.authorization_bearer"));
+        assert!(wildcard_match(b"exact", b"exact"));
+        assert!(!wildcard_match(b"exact", b"exactly"));
+    }
+
+    #[test]
+    fn selection_by_id_glob_and_kind() {
+        let specs = || {
+            builtin_sources()
+                .iter()
+                .flat_map(|s| parse(s).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let all = specs().len();
+        let kept = |enable: &[&str], disable: &[&str]| {
+            let s = Selection {
+                enable: enable.iter().map(|s| s.to_string()).collect(),
+                disable: disable.iter().map(|s| s.to_string()).collect(),
+            };
+            s.apply(specs())
+        };
+        assert_eq!(kept(&[], &[]).unwrap().len(), all);
+        let no_github = kept(&[], &["github.*"]).unwrap();
+        assert!(no_github.len() < all);
+        assert!(no_github.iter().all(|(_, r)| !r.id.starts_with("github.")));
+        let only_jwt = kept(&["jwt"], &[]).unwrap();
+        assert!(!only_jwt.is_empty() && only_jwt.iter().all(|(_, r)| r.kind == "jwt"));
+        let e = kept(&[], &["vendor.no_such_rule"]).unwrap_err();
+        assert!(e.reason.contains("'vendor.no_such_rule' names no rule"), "{e}");
+    }
 }
