@@ -59,17 +59,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// What to do with a line longer than [`Limits::max_line`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum OversizePolicy {
-    /// Scan it in overlapping windows and forward it redacted (memory stays bounded).
-    #[default]
-    Scan,
-    /// Replace the whole line with a marker line, and count it: for pipelines where a
-    /// pathological record should not reach the sink at all.
-    Drop,
-}
+pub use crate::pipe::OversizePolicy;
 
 /// Rule selection and sources.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,10 +104,30 @@ pub struct Limits {
     pub read_size: usize,
     /// Longest partial line held before it is scanned in windows.
     pub max_window: usize,
-    /// Longest line handled by `on_oversize`'s policy... 0: no limit.
+    /// Lines longer than this meet `on_oversize` (0: lines scanned in windows do).
     pub max_line: usize,
     /// What happens to a line longer than `max_line`.
     pub on_oversize: OversizePolicy,
+}
+
+impl Limits {
+    /// The stream sizes these limits give.
+    pub fn pipe(&self) -> crate::pipe::PipeConfig {
+        crate::pipe::PipeConfig {
+            read_size: self.read_size,
+            window: self.max_window,
+            max_line: self.max_line,
+            on_oversize: self.on_oversize,
+        }
+    }
+
+    /// Worker threads: `threads`, or the available cores when it is 0.
+    pub fn worker_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
 }
 
 /// Exposure outputs.
@@ -137,6 +147,13 @@ pub struct ExposureSettings {
     pub source: Option<String>,
     /// Distinct credentials kept in the inventory.
     pub max_credentials: usize,
+}
+
+impl ExposureSettings {
+    /// Whether any exposure output is on (with none, the record path does no exposure work).
+    pub fn enabled(&self) -> bool {
+        self.summary || self.report.is_some() || self.metrics_listen.is_some() || self.otlp_metrics.is_some()
+    }
 }
 
 /// Every setting in force.
@@ -321,6 +338,11 @@ impl ConfigFile {
     /// Builds the redactor the file describes, errors located in the file.
     pub fn check(&self) -> Result<Built, ConfigError> {
         self.settings.build_redactor().map_err(|e| self.locate(e))
+    }
+
+    /// Whether the file sets `field` (or, for a section like `rules`, anything under it).
+    pub fn sets(&self, field: &str) -> bool {
+        self.spans.keys().any(|k| k.starts_with(field))
     }
 
     fn line_of(&self, offset: usize) -> usize {

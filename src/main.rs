@@ -10,17 +10,25 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::collections::HashSet;
+
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokenscrub::check::check_rules;
-use tokenscrub::exposure::{self, Exposure, Limits};
-use tokenscrub::keysource::{KEY_ENV, default_state_dir, resolve_key};
-use tokenscrub::pipe::{PipeConfig, Tap, run_parallel_tapped};
-use tokenscrub::rules::{self, RuleSource};
+use tokenscrub::config::{self, Built, ConfigError, ConfigFile, ExposureSettings, OversizePolicy, Settings};
+use tokenscrub::exposure::{self, Exposure};
+use tokenscrub::keysource::KeyOrigin;
+use tokenscrub::pipe::{PipeConfig, SharedRedactor, Tap, run_shared};
+use tokenscrub::rules::{self, RuleSource, Selection};
 use tokenscrub::{Redactor, RedactorBuilder};
 
 /// Replace credentials in logs with stable keyed fingerprints; forward everything else
 /// byte-for-byte.
+///
+/// Settings come from the defaults shown here, then the config file (--config, else
+/// $TOKENSCRUB_CONFIG, ~/.config/tokenscrub/config.toml or /etc/tokenscrub/config.toml), then
+/// these flags. SIGHUP reloads the config file's rules, keys, allowlists and replacement.
 #[derive(Debug, Parser)]
 #[command(name = "tokenscrub", version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -38,24 +46,52 @@ struct RunArgs {
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     #[command(flatten)]
+    config: ConfigArgs,
+    #[command(flatten)]
     rules: RuleArgs,
-    /// Read the fingerprint key from FILE (at least 32 bytes; a trailing newline is ignored).
+    /// Read the fingerprint key from FILE (at least 32 bytes; a trailing newline is ignored)
+    /// [default: $TOKENSCRUB_KEY, else a key kept in the state directory].
     #[arg(long, value_name = "FILE")]
     key_file: Option<PathBuf>,
+    /// Show ID in every replacement (`REDACTED:<kind>:<hex>:<ID>`), to tell keys apart after a
+    /// rotation [default: none].
+    #[arg(long, value_name = "ID")]
+    key_id: Option<String>,
+    /// The replacement: must show {kind} and {fingerprint}; may show {key_id}.
+    #[arg(long, value_name = "TEMPLATE", default_value = tokenscrub::replacement::DEFAULT_TEMPLATE)]
+    replacement: String,
     /// Bytes asked of each read.
     #[arg(long, value_name = "BYTES", default_value_t = PipeConfig::default().read_size, hide = true)]
     read_size: usize,
-    /// Worker threads (default: the available cores; 1 scans on the reading thread).
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
+    /// Worker threads; 0 = the available cores (1 scans on the reading thread).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
     /// Longest partial line held in memory before it is scanned in overlapping windows.
     #[arg(long, value_name = "BYTES", default_value_t = PipeConfig::default().window)]
     max_window: usize,
+    /// Lines longer than this meet --on-oversize (0: lines scanned in windows do).
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    max_line: usize,
+    /// What happens to an oversize line: scanned in windows and forwarded redacted, or
+    /// replaced by a marker line. Counted either way.
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = OversizePolicy::Scan)]
+    on_oversize: OversizePolicy,
     /// Turn off the key-aware pass over JSON and key=value records (rules still run).
     #[arg(long)]
     no_structured: bool,
     #[command(flatten)]
     exposure: ExposureArgs,
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// Read settings from FILE [default: $TOKENSCRUB_CONFIG, else the first of
+    /// ~/.config/tokenscrub/config.toml and /etc/tokenscrub/config.toml that exists].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Use no config file, not even a default one.
+    #[arg(long, conflicts_with = "config")]
+    no_config: bool,
 }
 
 /// Exposure outputs: what leaked, for the security team. None is on by default; with none, the
@@ -65,37 +101,41 @@ struct ExposureArgs {
     /// Print a table of findings by kind on stderr at the end of the run.
     #[arg(long)]
     summary: bool,
-    /// Write the JSON exposure inventory to FILE at the end of the run (also on SIGINT/SIGTERM).
+    /// Write the JSON exposure inventory to FILE at the end of the run (also on SIGINT/SIGTERM)
+    /// [default: none].
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
-    /// Serve Prometheus metrics on http://ADDR/metrics while running (e.g. 127.0.0.1:9464).
+    /// Serve Prometheus metrics on http://ADDR/metrics while running (e.g. 127.0.0.1:9464)
+    /// [default: none].
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
-    /// Push the metrics over OTLP/HTTP (protobuf) to URL, e.g. http://127.0.0.1:4318/v1/metrics.
+    /// Push the metrics over OTLP/HTTP (protobuf) to URL, e.g. http://127.0.0.1:4318/v1/metrics
+    /// [default: none].
     #[arg(long, value_name = "URL")]
     otlp_metrics: Option<String>,
     /// Seconds between OTLP pushes (a last push happens at the end of the run).
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     otlp_interval: f64,
-    /// Source name for metrics and the report (default: each input file's path, or `stdin`).
+    /// Source name for metrics and the report [default: each input file's path, or `stdin`].
     #[arg(long, value_name = "NAME")]
     source: Option<String>,
     /// Distinct credentials kept in the exposure inventory; later ones are counted, not listed.
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_credentials)]
+    #[arg(long, value_name = "N", default_value_t = exposure::Limits::default().max_credentials)]
     max_credentials: usize,
-}
-
-impl ExposureArgs {
-    fn enabled(&self) -> bool {
-        self.summary || self.report.is_some() || self.metrics_listen.is_some() || self.otlp_metrics.is_some()
-    }
 }
 
 #[derive(Debug, Args)]
 struct RuleArgs {
-    /// Add the rule files (*.toml) of DIR to the built-in ones (repeatable).
+    /// Add the rule files (*.toml) of DIR to the built-in ones (repeatable) [default: none].
     #[arg(long = "patterns", value_name = "DIR")]
     patterns: Vec<PathBuf>,
+    /// Turn off rules: a rule id, an id pattern with * (`github.*`) or a kind (repeatable)
+    /// [default: none].
+    #[arg(long, value_name = "SELECTOR")]
+    disable: Vec<String>,
+    /// Keep only these rules: selectors as for --disable (repeatable) [default: all].
+    #[arg(long, value_name = "SELECTOR")]
+    enable: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +144,11 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+    /// Check or show configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
 }
 
@@ -122,9 +167,25 @@ enum RulesCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a config file and the rule files it names; exit 1 with the file, line, field
+    /// and reason of the first error.
+    Check {
+        /// The file [default: the one a run would use].
+        file: Option<PathBuf>,
+    },
+    /// Print a complete, commented example config.
+    Example,
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(cli, &matches) {
         Ok(code) => code,
         Err(e) => {
             if e.downcast_ref::<io::Error>()
@@ -138,7 +199,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Rules {
             command: RulesCommand::List { rules },
@@ -146,7 +207,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Rules {
             command: RulesCommand::Check { dir },
         }) => check(dir),
-        None => redact(cli.run),
+        Some(Command::Config {
+            command: ConfigCommand::Check { file },
+        }) => check_config(file),
+        Some(Command::Config {
+            command: ConfigCommand::Example,
+        }) => {
+            io::stdout().lock().write_all(config::EXAMPLE.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => redact(cli.run, matches),
     }
 }
 
@@ -162,7 +232,13 @@ fn extra_sources(args: &RuleArgs) -> Result<Vec<RuleSource>> {
 const LISTING_KEY: &[u8] = b"tokenscrub rules check: fixed example key";
 
 fn list_rules(args: &RuleArgs) -> Result<ExitCode> {
-    let redactor = RedactorBuilder::new().rules(extra_sources(args)?).build(LISTING_KEY)?;
+    let redactor = RedactorBuilder::new()
+        .rules(extra_sources(args)?)
+        .select(Selection {
+            enable: args.enable.clone(),
+            disable: args.disable.clone(),
+        })
+        .build(LISTING_KEY)?;
     let mut out = io::stdout().lock();
     for rule in redactor.rules().rules() {
         writeln!(out, "{:<36} {:<28} {}", rule.id, rule.kind, rule.description)?;
@@ -201,20 +277,145 @@ fn check(dir: Option<PathBuf>) -> Result<ExitCode> {
     })
 }
 
-fn build_redactor(args: &RunArgs) -> Result<Redactor> {
-    let env_key = std::env::var_os(KEY_ENV);
-    let key = resolve_key(
-        args.key_file.as_deref(),
-        env_key.as_ref().map(|v| v.as_encoded_bytes()),
-        default_state_dir().as_deref(),
-    )?;
-    if let Some(notice) = key.notice() {
-        eprintln!("{notice}");
+fn check_config(file: Option<PathBuf>) -> Result<ExitCode> {
+    let Some(path) = file.or_else(config::default_path) else {
+        let searched: Vec<String> = config::default_locations()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        eprintln!(
+            "tokenscrub: no config file given, and none at {}",
+            searched.join(" or ")
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let checked = ConfigFile::load(&path).and_then(|file| file.check().map(|built| (file, built)));
+    match checked {
+        Ok((file, built)) => {
+            println!(
+                "{}: ok ({} rules, key from {})",
+                file.path.display(),
+                built.redactor.rules().rules().len(),
+                key_origin(&built.key.origin)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("tokenscrub: {e}");
+            Ok(ExitCode::from(1))
+        }
     }
-    Ok(RedactorBuilder::new()
-        .rules(extra_sources(&args.rules)?)
-        .structured(!args.no_structured)
-        .build(&key.bytes)?)
+}
+
+fn key_origin(origin: &KeyOrigin) -> String {
+    match origin {
+        KeyOrigin::File(p) => p.display().to_string(),
+        KeyOrigin::Env => "the environment".into(),
+        KeyOrigin::StateFile(p) => format!("the state file {}", p.display()),
+        KeyOrigin::Ephemeral => "a random key for this run".into(),
+    }
+}
+
+/// The command line as given: its values, and which flags were set on it (those override the
+/// config file; the rest fall back to the file, then the defaults).
+struct CommandLine {
+    args: RunArgs,
+    explicit: HashSet<String>,
+}
+
+impl CommandLine {
+    fn new(args: RunArgs, matches: &ArgMatches) -> Self {
+        let explicit = matches
+            .ids()
+            .filter(|id| {
+                matches!(
+                    matches.value_source(id.as_str()),
+                    Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                )
+            })
+            .map(|id| id.as_str().to_string())
+            .collect();
+        CommandLine { args, explicit }
+    }
+
+    fn set(&self, id: &str) -> bool {
+        self.explicit.contains(id)
+    }
+
+    /// The config file in use: named, or the default one if it exists, or none.
+    fn config_path(&self) -> Option<PathBuf> {
+        if self.args.config.no_config {
+            return None;
+        }
+        self.args.config.config.clone().or_else(config::default_path)
+    }
+
+    /// The settings in force: defaults, then `file`, then the flags set here.
+    fn settings(&self, file: Option<&ConfigFile>) -> Settings {
+        let mut s = file.map_or_else(Settings::default, |f| f.settings.clone());
+        let a = &self.args;
+        let e = &mut s.engine;
+        // Lists add to the file's.
+        e.rules.dirs.extend(a.rules.patterns.iter().cloned());
+        e.rules.selection.enable.extend(a.rules.enable.iter().cloned());
+        e.rules.selection.disable.extend(a.rules.disable.iter().cloned());
+        if self.set("no_structured") {
+            e.structured = !a.no_structured;
+        }
+        if let Some(path) = &a.key_file {
+            e.key_file = Some(path.clone());
+        }
+        if let Some(id) = &a.key_id {
+            e.key_id = Some(id.clone());
+        }
+        if self.set("replacement") {
+            e.template = Some(a.replacement.clone());
+        }
+        let l = &mut s.limits;
+        if self.set("threads") {
+            l.threads = a.threads;
+        }
+        if self.set("read_size") {
+            l.read_size = a.read_size;
+        }
+        if self.set("max_window") {
+            l.max_window = a.max_window;
+        }
+        if self.set("max_line") {
+            l.max_line = a.max_line;
+        }
+        if self.set("on_oversize") {
+            l.on_oversize = a.on_oversize;
+        }
+        let (x, ax) = (&mut s.exposure, &a.exposure);
+        x.summary |= ax.summary;
+        x.report = ax.report.clone().or(x.report.take());
+        x.metrics_listen = ax.metrics_listen.or(x.metrics_listen);
+        x.otlp_metrics = ax.otlp_metrics.clone().or(x.otlp_metrics.take());
+        if self.set("otlp_interval") {
+            x.otlp_interval = ax.otlp_interval;
+        }
+        x.source = ax.source.clone().or(x.source.take());
+        if self.set("max_credentials") {
+            x.max_credentials = ax.max_credentials;
+        }
+        s
+    }
+
+    /// Loads the config file (if any) and builds the redactor. Errors name the file and line
+    /// when the file is at fault, else the flag.
+    fn load(&self) -> Result<(Settings, Built), ConfigError> {
+        let file = self.config_path().map(|p| ConfigFile::load(&p)).transpose()?;
+        let settings = self.settings(file.as_ref());
+        let built = settings.build_redactor().map_err(|e| match &file {
+            Some(f) if e.field.as_deref().is_some_and(|field| f.sets(field)) => f.locate(e),
+            _ => ConfigError {
+                file: "command line".into(),
+                ..e
+            },
+        })?;
+        Ok((settings, built))
+    }
 }
 
 /// The output, with a gate that an interrupting signal takes before writing the report, so the
@@ -250,13 +451,13 @@ struct ExposureOutputs {
 }
 
 impl ExposureOutputs {
-    fn start(args: &ExposureArgs, redactor: &Redactor) -> Result<Self> {
-        let limits = Limits {
-            max_credentials: args.max_credentials,
-            ..Limits::default()
+    fn start(settings: &ExposureSettings, redactor: &Redactor) -> Result<Self> {
+        let limits = exposure::Limits {
+            max_credentials: settings.max_credentials,
+            ..exposure::Limits::default()
         };
         let exposure = Arc::new(Exposure::new(redactor, limits));
-        let metrics = match args.metrics_listen {
+        let metrics = match settings.metrics_listen {
             Some(addr) => {
                 let server = exposure::prometheus::serve(addr, Arc::clone(&exposure))
                     .with_context(|| format!("cannot serve metrics on {addr}"))?;
@@ -265,16 +466,16 @@ impl ExposureOutputs {
             }
             None => None,
         };
-        let otlp = match &args.otlp_metrics {
+        let otlp = match &settings.otlp_metrics {
             Some(url) => {
                 anyhow::ensure!(
-                    args.otlp_interval.is_finite() && args.otlp_interval > 0.0,
+                    settings.otlp_interval.is_finite() && settings.otlp_interval > 0.0,
                     "--otlp-interval must be a positive number of seconds"
                 );
                 Some(exposure::otlp::start(
                     Arc::clone(&exposure),
                     url,
-                    Duration::from_secs_f64(args.otlp_interval),
+                    Duration::from_secs_f64(settings.otlp_interval),
                 )?)
             }
             None => None,
@@ -283,8 +484,8 @@ impl ExposureOutputs {
             exposure,
             _metrics: metrics,
             otlp: Arc::new(Mutex::new(otlp)),
-            summary: args.summary,
-            report: args.report.clone(),
+            summary: settings.summary,
+            report: settings.report.clone(),
         })
     }
 
@@ -325,23 +526,66 @@ fn handle_signals(outputs: Arc<ExposureOutputs>, gate: Arc<Mutex<()>>) -> Result
     Ok(())
 }
 
-fn source_name(args: &ExposureArgs, path: Option<&Path>) -> String {
-    match (&args.source, path) {
+/// On SIGHUP: reload the config file and rules, and put the new redactor in force between
+/// blocks. A bad config keeps the old one and says why on stderr.
+fn handle_reload(
+    command_line: CommandLine,
+    started: Settings,
+    shared: Arc<SharedRedactor>,
+    pipe: PipeConfig,
+) -> Result<()> {
+    use signal_hook::consts::SIGHUP;
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP])?;
+    std::thread::Builder::new()
+        .name("tokenscrub-reload".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                match command_line.load() {
+                    Ok((settings, built)) if pipe.fits(&built.redactor) => {
+                        let rules = built.redactor.rules().rules().len();
+                        shared.replace(built.redactor);
+                        let from = command_line
+                            .config_path()
+                            .map_or_else(|| "the command line".to_string(), |p| p.display().to_string());
+                        eprintln!("tokenscrub: reloaded {from} ({rules} rules)");
+                        if settings.limits != started.limits || settings.exposure != started.exposure {
+                            eprintln!("tokenscrub: [limits] and [exposure] changes take effect at the next start");
+                        }
+                    }
+                    Ok(_) => eprintln!(
+                        "tokenscrub: reload failed, keeping the previous configuration: the new rules need a longer --max-window than this run has"
+                    ),
+                    Err(e) => eprintln!("tokenscrub: reload failed, keeping the previous configuration: {e}"),
+                }
+            }
+        })?;
+    Ok(())
+}
+
+fn source_name(settings: &ExposureSettings, path: Option<&Path>) -> String {
+    match (&settings.source, path) {
         (Some(name), _) => name.clone(),
         (None, Some(path)) => path.display().to_string(),
         (None, None) => "stdin".to_string(),
     }
 }
 
-fn redact(args: RunArgs) -> Result<ExitCode> {
-    let redactor = build_redactor(&args)?;
-    let config = PipeConfig {
-        read_size: args.read_size,
-        window: args.max_window,
+fn redact(args: RunArgs, matches: &ArgMatches) -> Result<ExitCode> {
+    let command_line = CommandLine::new(args, matches);
+    let (settings, built) = command_line.load()?;
+    if let Some(notice) = built.key.notice() {
+        eprintln!("{notice}");
+    }
+    let redactor = built.redactor;
+    let config = settings.limits.pipe().effective(&redactor);
+    let threads = settings.limits.worker_threads();
+    let outputs = if settings.exposure.enabled() {
+        Some(Arc::new(ExposureOutputs::start(&settings.exposure, &redactor)?))
+    } else {
+        None
     };
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let shared = Arc::new(SharedRedactor::new(redactor));
+    let args = &command_line.args;
     // Unbuffered handles on fds 0 and 1: each scanned block is one write, so live tails stay
     // prompt and large inputs are not copied through a second buffer.
     let file: File = match &args.output {
@@ -353,27 +597,26 @@ fn redact(args: RunArgs) -> Result<ExitCode> {
         file,
         gate: Arc::clone(&gate),
     };
-    let outputs = if args.exposure.enabled() {
-        let outputs = Arc::new(ExposureOutputs::start(&args.exposure, &redactor)?);
-        handle_signals(Arc::clone(&outputs), gate)?;
-        Some(outputs)
-    } else {
-        None
-    };
+    if let Some(outputs) = &outputs {
+        handle_signals(Arc::clone(outputs), gate)?;
+    }
+    let files = args.files.clone();
+    let exposure_settings = settings.exposure.clone();
+    handle_reload(command_line, settings, Arc::clone(&shared), config)?;
     let tap = |path: Option<&Path>| {
         outputs.as_ref().map(|o| Tap {
             exposure: &o.exposure,
-            source: o.exposure.source(&source_name(&args.exposure, path)),
+            source: o.exposure.source(&source_name(&exposure_settings, path)),
         })
     };
     let result = (|| -> Result<()> {
-        if args.files.is_empty() {
+        if files.is_empty() {
             let stdin = File::from(io::stdin().as_fd().try_clone_to_owned()?);
-            run_parallel_tapped(&redactor, config, threads, stdin, &mut out, tap(None))?;
+            run_shared(&shared, config, threads, stdin, &mut out, tap(None))?;
         } else {
-            for path in &args.files {
+            for path in &files {
                 let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-                run_parallel_tapped(&redactor, config, threads, file, &mut out, tap(Some(path))).map_err(|e| {
+                run_shared(&shared, config, threads, file, &mut out, tap(Some(path))).map_err(|e| {
                     if e.kind() == ErrorKind::BrokenPipe {
                         anyhow::Error::from(e)
                     } else {

@@ -15,6 +15,14 @@
 //! always seen whole in one of the two scans. Memory stays bounded by `window + read_size` for
 //! any line length.
 //!
+//! # Oversize lines: the fail-closed policy
+//!
+//! A line longer than `max_line` (or, when that is 0, one long enough to be scanned in windows)
+//! meets [`OversizePolicy`]: `Scan` forwards it redacted as above; `Drop` replaces the whole
+//! line with one marker line (a JSON object when the line looked like one), so a pathological
+//! record never reaches the sink. Either way no byte is forwarded unscanned, and each such line
+//! is counted (`fail_closed{reason="oversize"}` when exposure is on).
+//!
 //! # Threads
 //!
 //! [`run_parallel`] hands blocks of complete lines to worker threads and writes results in
@@ -22,14 +30,23 @@
 //! yet written), so a slow consumer cannot make memory grow. With one thread it is the
 //! sequential [`StreamRedactor`].
 //!
+//! # Reload
+//!
+//! [`run_shared`] takes its redactor from a [`SharedRedactor`], which a config reload replaces
+//! while the stream runs. The stream adopts a new redactor between blocks of whole lines, so
+//! every line is redacted by exactly one redactor, and nothing is lost, repeated or reordered.
+//! A multi-line block (a PEM key) open at the switch is finished under the old rules.
+//!
 //! Every byte is scanned before it is written; bytes are never forwarded raw. A read error ends
 //! the stream with that error after what was already complete has been written.
 
 use std::io::{self, ErrorKind, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use memchr::memrchr;
 
-use crate::exposure::{Exposure, Observation, SourceId};
+use crate::exposure::{Exposure, FailReason, Observation, RuleMap, SourceId};
 use crate::redact::{Redactor, Scratch};
 use crate::scan::{Finding, ScanState};
 
@@ -37,14 +54,30 @@ use crate::scan::{Finding, ScanState};
 /// assertions (`\b`) at a cut see the real preceding byte.
 const CONTEXT: usize = 16;
 
-/// Sizes for the streaming path.
+/// What happens to a line longer than the limit (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OversizePolicy {
+    /// Scan it in overlapping windows and forward it redacted (memory stays bounded).
+    #[default]
+    Scan,
+    /// Replace the whole line with a marker line.
+    Drop,
+}
+
+/// Sizes and the oversize policy of the streaming path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PipeConfig {
     /// Bytes asked of each `read`.
     pub read_size: usize,
     /// Longest partial line held before it is scanned in windows. Raised to at least twice the
-    /// rule set's overlap.
+    /// rule set's overlap, and above `max_line` under [`OversizePolicy::Drop`].
     pub window: usize,
+    /// Lines longer than this (bytes, newline excluded) meet `on_oversize`. 0: lines long
+    /// enough to be scanned in windows do.
+    pub max_line: usize,
+    /// The oversize policy.
+    pub on_oversize: OversizePolicy,
 }
 
 impl Default for PipeConfig {
@@ -52,7 +85,30 @@ impl Default for PipeConfig {
         PipeConfig {
             read_size: 256 * 1024,
             window: 1024 * 1024,
+            max_line: 0,
+            on_oversize: OversizePolicy::Scan,
         }
+    }
+}
+
+impl PipeConfig {
+    /// The sizes a stream uses with `redactor`'s rules: the window raised as the fields say.
+    pub fn effective(self, redactor: &Redactor) -> PipeConfig {
+        let mut window = self.window.max(2 * redactor.rules().overlap() + 1);
+        if self.on_oversize == OversizePolicy::Drop && self.max_line > 0 {
+            window = window.max(self.max_line + 1);
+        }
+        PipeConfig {
+            read_size: self.read_size.max(1),
+            window,
+            ..self
+        }
+    }
+
+    /// Whether a stream started with these (effective) sizes can adopt `redactor` on a reload:
+    /// its rules must not need a larger window.
+    pub fn fits(&self, redactor: &Redactor) -> bool {
+        self.effective(redactor).window <= self.window
     }
 }
 
@@ -77,21 +133,85 @@ pub struct Tap<'e> {
     pub source: SourceId,
 }
 
-impl Tap<'_> {
-    /// Fingerprints `findings` of `hay` into `fps`, merges them into the aggregator, and
-    /// returns nothing secret. One lock per call with findings; none without.
-    fn record(
+/// The redactor in force, replaceable while streams run (a configuration reload). Streams
+/// check the generation once per block: an atomic load, no lock.
+#[derive(Debug)]
+pub struct SharedRedactor {
+    generation: AtomicU64,
+    current: Mutex<Arc<Redactor>>,
+}
+
+impl SharedRedactor {
+    /// Starts with `redactor`.
+    pub fn new(redactor: Redactor) -> Self {
+        SharedRedactor {
+            generation: AtomicU64::new(0),
+            current: Mutex::new(Arc::new(redactor)),
+        }
+    }
+
+    /// Puts `redactor` in force; streams adopt it at their next block boundary.
+    pub fn replace(&self, redactor: Redactor) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(redactor);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The redactor in force.
+    pub fn current(&self) -> Arc<Redactor> {
+        Arc::clone(&self.current.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Bumped by each [`SharedRedactor::replace`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+}
+
+/// A redactor as one stream uses it: its generation, and with a tap, how its findings map to
+/// the aggregator's numbering.
+#[derive(Debug)]
+struct Engine {
+    redactor: Arc<Redactor>,
+    generation: u64,
+    map: Option<RuleMap>,
+}
+
+impl Engine {
+    fn new(redactor: Arc<Redactor>, generation: u64, tap: Option<Tap<'_>>) -> Arc<Self> {
+        let map = tap.map(|t| t.exposure.adopt(&redactor));
+        Arc::new(Engine {
+            redactor,
+            generation,
+            map,
+        })
+    }
+
+    /// Fingerprints `findings` of `hay` into `fps` and turns them into observations for `tap`.
+    fn observe(
         &self,
-        redactor: &Redactor,
+        tap: Tap<'_>,
         hay: &[u8],
         findings: &[Finding],
         decode: &mut Vec<u8>,
         fps: &mut Vec<u64>,
         observations: &mut Vec<Observation>,
     ) {
-        redactor.fingerprints(hay, findings, decode, fps);
-        self.exposure.observe(hay, findings, fps, observations);
-        self.exposure.record(self.source, observations);
+        self.redactor.fingerprints(hay, findings, decode, fps);
+        let map = self.map.as_ref().expect("an engine made with a tap has a rule map");
+        tap.exposure.observe(map, hay, findings, fps, observations);
+    }
+}
+
+/// Per-worker scratch, rebuilt when the engine's generation changes.
+#[derive(Debug, Default)]
+struct ScratchCache(Option<(u64, Scratch)>);
+
+impl ScratchCache {
+    fn for_engine(&mut self, engine: &Engine) -> &mut Scratch {
+        if !matches!(&self.0, Some((g, _)) if *g == engine.generation) {
+            self.0 = Some((engine.generation, engine.redactor.scratch()));
+        }
+        &mut self.0.as_mut().expect("just set").1
     }
 }
 
@@ -120,20 +240,6 @@ impl RecordCounter {
             tap.exposure.count_input(tap.source, 1, 0);
         }
     }
-}
-
-/// A reusable streaming redactor (one per thread).
-#[derive(Debug)]
-pub struct StreamRedactor<'r> {
-    redactor: &'r Redactor,
-    config: PipeConfig,
-    scratch: Scratch,
-    out: Vec<u8>,
-    /// Input buffer, allocated once.
-    input: LineBuffer,
-    tap: Option<Tap<'r>>,
-    fingerprints: Vec<u64>,
-    observations: Vec<Observation>,
 }
 
 /// The input side of both paths: bytes read but not yet written, plus up to `CONTEXT` bytes
@@ -194,20 +300,247 @@ impl LineBuffer {
     }
 }
 
+/// A piece of input for the scanning side, cut by [`Cutter::drive`].
+enum Piece<'a> {
+    /// Complete lines `hay[start..]` (`hay[..start]` is context already written). Also the
+    /// last bytes of the input, newline or not.
+    Lines { hay: &'a [u8], start: usize },
+    /// The unwritten part `hay[start..]` of a line too long to hold: scan, write what is final,
+    /// and say where the rest starts.
+    Window { hay: &'a [u8], start: usize },
+    /// The marker that stands for a dropped oversize line.
+    Marker(&'a [u8]),
+}
+
+/// An oversize line being dropped, while its end is awaited.
+#[derive(Debug, Clone, Copy)]
+struct Dropping {
+    bytes: u64,
+    json: bool,
+}
+
+/// Cuts input into [`Piece`]s: reads, finds line ends, applies the oversize policy. Both the
+/// sequential and the parallel path drive one, so they cut identically.
+#[derive(Debug, Default)]
+struct Cutter {
+    input: LineBuffer,
+    config: PipeConfig,
+    dropping: Option<Dropping>,
+    /// The line now being scanned in windows was counted as oversize already.
+    windowed: bool,
+}
+
+/// The marker line for a dropped line of `bytes` bytes (newline excluded).
+fn oversize_marker(bytes: u64, limit: usize, json: bool, newline: bool) -> Vec<u8> {
+    let mut marker = if json {
+        format!(r#"{{"tokenscrub":"dropped","reason":"oversize","bytes":{bytes},"max_line":{limit}}}"#)
+    } else {
+        format!("[tokenscrub: dropped a line of {bytes} bytes, over max_line {limit}]")
+    }
+    .into_bytes();
+    if newline {
+        marker.push(b'\n');
+    }
+    marker
+}
+
+/// The handler's answer to a piece: where the unwritten bytes now start (for a window), or
+/// `None` to stop reading.
+type Handled = io::Result<Option<usize>>;
+
+impl Cutter {
+    fn new(config: PipeConfig) -> Self {
+        Cutter {
+            input: LineBuffer::new(config),
+            config,
+            dropping: None,
+            windowed: false,
+        }
+    }
+
+    fn count_oversize(tap: Option<Tap<'_>>) {
+        if let Some(tap) = tap {
+            tap.exposure.fail_closed(tap.source, FailReason::Oversize);
+        }
+    }
+
+    /// Reads `reader` to its end, handing pieces to `handle` in order. Returns the bytes read.
+    fn drive<R: Read>(
+        &mut self,
+        reader: &mut R,
+        tap: Option<Tap<'_>>,
+        handle: &mut dyn FnMut(Piece<'_>) -> Handled,
+    ) -> io::Result<u64> {
+        self.input.reset();
+        self.dropping = None;
+        self.windowed = false;
+        let mut records = RecordCounter::default();
+        let mut bytes_in = 0u64;
+        let (max_line, policy, window) = (self.config.max_line, self.config.on_oversize, self.config.window);
+        loop {
+            let (n, last_newline) = self.input.read_from(reader)?;
+            if n == 0 {
+                break;
+            }
+            bytes_in += n as u64;
+            let fresh = self.input.filled - n;
+            records.count(tap, &self.input.buf[fresh..self.input.filled]);
+            if let Some(dropping) = &mut self.dropping {
+                match memchr::memchr(b'\n', &self.input.buf[fresh..self.input.filled]) {
+                    None => {
+                        dropping.bytes += n as u64;
+                        self.input.start = self.input.filled;
+                        continue;
+                    }
+                    Some(i) => {
+                        let marker = oversize_marker(dropping.bytes + i as u64, max_line, dropping.json, true);
+                        self.dropping = None;
+                        self.input.start = fresh + i + 1;
+                        if handle(Piece::Marker(&marker))?.is_none() {
+                            return Ok(bytes_in);
+                        }
+                    }
+                }
+            }
+            if let Some(line_end) = last_newline.filter(|&e| e > self.input.start) {
+                if !self.lines(line_end, tap, handle)? {
+                    return Ok(bytes_in);
+                }
+            }
+            if policy == OversizePolicy::Drop && max_line > 0 && self.input.unwritten() > max_line {
+                Self::count_oversize(tap);
+                self.dropping = Some(Dropping {
+                    bytes: self.input.unwritten() as u64,
+                    json: self.input.buf[self.input.start] == b'{',
+                });
+                self.input.start = self.input.filled;
+            }
+            while self.input.unwritten() >= window {
+                if !std::mem::replace(&mut self.windowed, true) {
+                    Self::count_oversize(tap);
+                }
+                let piece = Piece::Window {
+                    hay: &self.input.buf[..self.input.filled],
+                    start: self.input.start,
+                };
+                match handle(piece)? {
+                    Some(commit) => self.input.start = commit,
+                    None => return Ok(bytes_in),
+                }
+            }
+        }
+        if let Some(dropping) = self.dropping.take() {
+            handle(Piece::Marker(&oversize_marker(
+                dropping.bytes,
+                max_line,
+                dropping.json,
+                false,
+            )))?;
+        } else if self.input.unwritten() > 0 {
+            if max_line > 0 && self.input.unwritten() > max_line && !self.windowed {
+                Self::count_oversize(tap);
+            }
+            let piece = Piece::Lines {
+                hay: &self.input.buf[..self.input.filled],
+                start: self.input.start,
+            };
+            handle(piece)?;
+        }
+        records.finish(tap);
+        Ok(bytes_in)
+    }
+
+    /// Hands the complete lines `buf[start..end]` on, applying the oversize policy to each
+    /// line when `max_line` is set (only then is each line's length looked at). Returns false
+    /// when the handler said stop.
+    fn lines(
+        &mut self,
+        end: usize,
+        tap: Option<Tap<'_>>,
+        handle: &mut dyn FnMut(Piece<'_>) -> Handled,
+    ) -> io::Result<bool> {
+        let start = self.input.start;
+        self.input.start = end;
+        let windowed = std::mem::take(&mut self.windowed);
+        let max_line = self.config.max_line;
+        let buf = &self.input.buf;
+        if max_line == 0 || end - start <= max_line {
+            return Ok(handle(Piece::Lines {
+                hay: &buf[..end],
+                start,
+            })?
+            .is_some());
+        }
+        let drop = self.config.on_oversize == OversizePolicy::Drop;
+        let (mut segment, mut line) = (start, start);
+        for newline in memchr::memchr_iter(b'\n', &buf[start..end]).map(|i| start + i) {
+            // The first line's head was already windowed (and counted) when `windowed`.
+            if newline - line > max_line && !(line == start && windowed) {
+                Self::count_oversize(tap);
+                if drop {
+                    if segment < line
+                        && handle(Piece::Lines {
+                            hay: &buf[..line],
+                            start: segment,
+                        })?
+                        .is_none()
+                    {
+                        return Ok(false);
+                    }
+                    let marker = oversize_marker((newline - line) as u64, max_line, buf[line] == b'{', true);
+                    if handle(Piece::Marker(&marker))?.is_none() {
+                        return Ok(false);
+                    }
+                    segment = newline + 1;
+                }
+            }
+            line = newline + 1;
+        }
+        Ok(segment >= end
+            || handle(Piece::Lines {
+                hay: &buf[..end],
+                start: segment,
+            })?
+            .is_some())
+    }
+}
+
+/// A reusable streaming redactor (one per thread).
+#[derive(Debug)]
+pub struct StreamRedactor<'r> {
+    engine: Arc<Engine>,
+    shared: Option<&'r SharedRedactor>,
+    config: PipeConfig,
+    scratch: Scratch,
+    out: Vec<u8>,
+    /// Input buffer and cutting state, allocated once.
+    cutter: Cutter,
+    tap: Option<Tap<'r>>,
+    fingerprints: Vec<u64>,
+    observations: Vec<Observation>,
+}
+
 impl<'r> StreamRedactor<'r> {
     /// A stream redactor with the given sizes.
-    pub fn new(redactor: &'r Redactor, config: PipeConfig) -> Self {
-        let overlap = redactor.rules().overlap();
-        let config = PipeConfig {
-            read_size: config.read_size.max(1),
-            window: config.window.max(2 * overlap + 1),
-        };
+    pub fn new(redactor: &Redactor, config: PipeConfig) -> Self {
+        Self::with_engine(Engine::new(Arc::new(redactor.clone()), 0, None), None, config)
+    }
+
+    /// A stream redactor that adopts each redactor `shared` is given, between blocks.
+    pub fn shared(shared: &'r SharedRedactor, config: PipeConfig) -> Self {
+        let engine = Engine::new(shared.current(), shared.generation(), None);
+        Self::with_engine(engine, Some(shared), config)
+    }
+
+    fn with_engine(engine: Arc<Engine>, shared: Option<&'r SharedRedactor>, config: PipeConfig) -> Self {
+        let config = config.effective(&engine.redactor);
         StreamRedactor {
-            redactor,
+            scratch: engine.redactor.scratch(),
+            engine,
+            shared,
             config,
-            scratch: redactor.scratch(),
             out: Vec::new(),
-            input: LineBuffer::new(config),
+            cutter: Cutter::new(config),
             tap: None,
             fingerprints: Vec::new(),
             observations: Vec::new(),
@@ -217,6 +550,7 @@ impl<'r> StreamRedactor<'r> {
     /// Reports findings and record counts to `tap`.
     pub fn with_tap(mut self, tap: Option<Tap<'r>>) -> Self {
         self.tap = tap;
+        self.engine = Engine::new(Arc::clone(&self.engine.redactor), self.engine.generation, tap);
         self
     }
 
@@ -225,63 +559,47 @@ impl<'r> StreamRedactor<'r> {
         self.config
     }
 
-    /// Copies `reader` to `writer`, redacting. Multi-line state starts fresh for each call.
-    pub fn run<R: Read, W: Write>(&mut self, mut reader: R, mut writer: W) -> io::Result<PipeStats> {
-        let mut input = std::mem::take(&mut self.input);
-        input.reset();
-        let result = self.run_with(&mut input, &mut reader, &mut writer);
-        self.input = input;
-        result
+    /// Adopts the shared redactor's latest generation, unless a multi-line block is open
+    /// (`state`) or its rules need a larger window than this stream has. True if adopted.
+    fn refresh(&mut self, state: &ScanState) -> bool {
+        let Some(shared) = self.shared else {
+            return false;
+        };
+        let generation = shared.generation();
+        if generation == self.engine.generation || state.in_block() {
+            return false;
+        }
+        let redactor = shared.current();
+        if !self.config.fits(&redactor) {
+            return false;
+        }
+        self.scratch = redactor.scratch();
+        self.engine = Engine::new(redactor, generation, self.tap);
+        true
     }
 
-    fn run_with<R: Read, W: Write>(
-        &mut self,
-        input: &mut LineBuffer,
-        reader: &mut R,
-        writer: &mut W,
-    ) -> io::Result<PipeStats> {
+    /// Copies `reader` to `writer`, redacting. Multi-line state starts fresh for each call.
+    pub fn run<R: Read, W: Write>(&mut self, mut reader: R, mut writer: W) -> io::Result<PipeStats> {
+        let mut cutter = std::mem::take(&mut self.cutter);
         let mut state = ScanState::default();
         let mut stats = PipeStats::default();
-        let mut records = RecordCounter::default();
-        loop {
-            let (n, last_newline) = input.read_from(reader)?;
-            if n == 0 {
-                break;
+        let result = cutter.drive(&mut reader, self.tap, &mut |piece| match piece {
+            Piece::Lines { hay, start } => {
+                self.refresh(&state);
+                self.process(hay, start, true, &mut state, &mut writer, &mut stats)
+                    .map(Some)
             }
-            stats.bytes_in += n as u64;
-            records.count(self.tap, &input.buf[input.filled - n..input.filled]);
-            if let Some(line_end) = last_newline {
-                input.start = self.process(
-                    &input.buf[..line_end],
-                    input.start,
-                    true,
-                    &mut state,
-                    writer,
-                    &mut stats,
-                )?;
+            Piece::Window { hay, start } => self
+                .process(hay, start, false, &mut state, &mut writer, &mut stats)
+                .map(Some),
+            Piece::Marker(marker) => {
+                writer.write_all(marker)?;
+                stats.bytes_out += marker.len() as u64;
+                Ok(Some(0))
             }
-            while input.unwritten() >= self.config.window {
-                input.start = self.process(
-                    &input.buf[..input.filled],
-                    input.start,
-                    false,
-                    &mut state,
-                    writer,
-                    &mut stats,
-                )?;
-            }
-        }
-        if input.unwritten() > 0 {
-            self.process(
-                &input.buf[..input.filled],
-                input.start,
-                true,
-                &mut state,
-                writer,
-                &mut stats,
-            )?;
-        }
-        records.finish(self.tap);
+        });
+        self.cutter = cutter;
+        stats.bytes_in = result?;
         writer.flush()?;
         Ok(stats)
     }
@@ -299,12 +617,13 @@ impl<'r> StreamRedactor<'r> {
         stats: &mut PipeStats,
     ) -> io::Result<usize> {
         let end = hay.len();
-        self.redactor.find(hay, start..end, state, &mut self.scratch);
+        let redactor = &*self.engine.redactor;
+        redactor.find(hay, start..end, state, &mut self.scratch);
         let (findings, decode) = Redactor::findings_and_buffer(&mut self.scratch);
         let (commit, findings) = if complete {
             (end, findings)
         } else {
-            let safe = end - self.redactor.rules().overlap();
+            let safe = end - redactor.rules().overlap();
             let n = findings.iter().take_while(|f| f.start < safe).count();
             let commit = findings[..n].last().map_or(safe, |f| f.end.max(safe));
             (commit, &findings[..n])
@@ -316,19 +635,18 @@ impl<'r> StreamRedactor<'r> {
             if let Some(tap) = self.tap {
                 // Counted before written, so that an interrupted run's report covers every
                 // finding that reached the output.
-                tap.record(
-                    self.redactor,
+                self.engine.observe(
+                    tap,
                     hay,
                     findings,
                     decode,
                     &mut self.fingerprints,
                     &mut self.observations,
                 );
-                self.redactor
-                    .write_fingerprinted(hay, start..commit, findings, &self.fingerprints, &mut self.out);
+                tap.exposure.record(tap.source, &mut self.observations);
+                redactor.write_fingerprinted(hay, start..commit, findings, &self.fingerprints, &mut self.out);
             } else {
-                self.redactor
-                    .write_redacted(hay, start..commit, findings, decode, &mut self.out);
+                redactor.write_redacted(hay, start..commit, findings, decode, &mut self.out);
             }
             writer.write_all(&self.out)?;
         }
@@ -348,12 +666,14 @@ pub fn redact_stream<R: Read, W: Write>(redactor: &Redactor, reader: R, writer: 
     StreamRedactor::new(redactor, PipeConfig::default()).run(reader, writer)
 }
 
-/// One block of complete lines, or output the reader already rendered (a window of a long line).
+/// One block of complete lines, or output the reader already rendered (a window of a long
+/// line, a marker).
 struct Job {
     seq: u64,
     input: Vec<u8>,
     /// False for bytes the reader already rendered: passed through in order, never rescanned.
     scan: bool,
+    engine: Arc<Engine>,
 }
 
 /// A worker's result for one block.
@@ -369,6 +689,7 @@ struct Done {
     secrets: u64,
     /// What the block's findings tell the exposure aggregator (merged by the writer, in order).
     observations: Vec<Observation>,
+    engine: Arc<Engine>,
 }
 
 /// Redacts `reader` into `writer` on `threads` worker threads (1 or 0: the sequential path).
@@ -395,18 +716,40 @@ pub fn run_parallel_tapped<R: Read, W: Write + Send>(
     redactor: &Redactor,
     config: PipeConfig,
     threads: usize,
-    mut reader: R,
+    reader: R,
     writer: W,
     tap: Option<Tap<'_>>,
 ) -> io::Result<PipeStats> {
+    let stream = StreamRedactor::new(redactor, config).with_tap(tap);
+    run_stream(stream, threads, reader, writer)
+}
+
+/// [`run_parallel_tapped`] with the redactor taken from `shared`, adopting each replacement
+/// between blocks (see the module docs on reload).
+pub fn run_shared<R: Read, W: Write + Send>(
+    shared: &SharedRedactor,
+    config: PipeConfig,
+    threads: usize,
+    reader: R,
+    writer: W,
+    tap: Option<Tap<'_>>,
+) -> io::Result<PipeStats> {
+    let stream = StreamRedactor::shared(shared, config).with_tap(tap);
+    run_stream(stream, threads, reader, writer)
+}
+
+fn run_stream<R: Read, W: Write + Send>(
+    mut stream: StreamRedactor<'_>,
+    threads: usize,
+    mut reader: R,
+    writer: W,
+) -> io::Result<PipeStats> {
     use std::sync::mpsc;
-    use std::sync::{Arc, Mutex};
 
     if threads <= 1 {
-        return StreamRedactor::new(redactor, config).with_tap(tap).run(reader, writer);
+        return stream.run(reader, writer);
     }
-    let mut stream = StreamRedactor::new(redactor, config).with_tap(tap);
-    let window = stream.config.window;
+    let tap = stream.tap;
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(2 * threads);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Done>();
@@ -420,57 +763,25 @@ pub fn run_parallel_tapped<R: Read, W: Write + Send>(
             let job_rx = Arc::clone(&job_rx);
             let done_tx = done_tx.clone();
             scope.spawn(move || {
-                let mut scratch = redactor.scratch();
+                let mut scratch = ScratchCache::default();
                 let mut fingerprints = Vec::new();
                 loop {
                     let job = match job_rx.lock().expect("job queue").recv() {
                         Ok(job) => job,
                         Err(_) => return,
                     };
-                    if !job.scan {
-                        let done = Done {
+                    let done = if job.scan {
+                        scan_block(job, tap, &mut scratch, &mut fingerprints)
+                    } else {
+                        Done {
                             seq: job.seq,
                             input: job.input,
                             output: None,
                             end_state: None,
                             secrets: 0,
                             observations: Vec::new(),
-                        };
-                        if done_tx.send(done).is_err() {
-                            return;
+                            engine: job.engine,
                         }
-                        continue;
-                    }
-                    let mut state = ScanState::default();
-                    redactor.find(&job.input, 0..job.input.len(), &mut state, &mut scratch);
-                    let (findings, decode) = Redactor::findings_and_buffer(&mut scratch);
-                    let mut observations = Vec::new();
-                    let output = (!findings.is_empty()).then(|| {
-                        let mut out = Vec::with_capacity(job.input.len() + 32 * findings.len());
-                        if let Some(tap) = tap {
-                            redactor.fingerprints(&job.input, findings, decode, &mut fingerprints);
-                            tap.exposure
-                                .observe(&job.input, findings, &fingerprints, &mut observations);
-                            redactor.write_fingerprinted(
-                                &job.input,
-                                0..job.input.len(),
-                                findings,
-                                &fingerprints,
-                                &mut out,
-                            );
-                        } else {
-                            redactor.write_redacted(&job.input, 0..job.input.len(), findings, decode, &mut out);
-                        }
-                        out
-                    });
-                    let secrets = findings.len() as u64;
-                    let done = Done {
-                        seq: job.seq,
-                        input: job.input,
-                        output,
-                        end_state: Some(state),
-                        secrets,
-                        observations,
                     };
                     if done_tx.send(done).is_err() {
                         return;
@@ -483,58 +794,42 @@ pub fn run_parallel_tapped<R: Read, W: Write + Send>(
         drop(job_rx);
         drop(done_tx);
 
-        let writer_thread = scope.spawn(move || write_in_order(redactor, tap, done_rx, permit_rx, writer));
+        let first = Arc::clone(&stream.engine);
+        let writer_thread = scope.spawn(move || write_in_order(first, tap, done_rx, permit_rx, writer));
 
-        // Reader: the calling thread.
-        let read_result = (|| -> io::Result<u64> {
-            // The stream redactor's own buffer: it only renders long-line windows here.
-            let mut input = std::mem::take(&mut stream.input);
-            input.reset();
-            let (mut seq, mut bytes_in) = (0u64, 0u64);
-            let mut records = RecordCounter::default();
-            let send = |seq: &mut u64, input: Vec<u8>, scan: bool| -> bool {
-                let ok = permit_tx.send(()).is_ok() && job_tx.send(Job { seq: *seq, input, scan }).is_ok();
-                *seq += 1;
-                ok
+        // Reader: the calling thread. The stream redactor's own buffer cuts; the stream itself
+        // only renders long-line windows here.
+        let mut cutter = std::mem::take(&mut stream.cutter);
+        let mut seq = 0u64;
+        let mut send = |input: Vec<u8>, scan: bool, engine: &Arc<Engine>| -> bool {
+            let job = Job {
+                seq,
+                input,
+                scan,
+                engine: Arc::clone(engine),
             };
-            loop {
-                let (n, last_newline) = input.read_from(&mut reader)?;
-                if n == 0 {
-                    break;
-                }
-                bytes_in += n as u64;
-                records.count(tap, &input.buf[input.filled - n..input.filled]);
-                if let Some(line_end) = last_newline {
-                    if !send(&mut seq, input.buf[input.start..line_end].to_vec(), true) {
-                        return Ok(bytes_in);
-                    }
-                    input.start = line_end;
-                }
-                while input.unwritten() >= window {
-                    // A long line: scanned here in windows, in order, like the sequential path.
-                    let mut rendered = Vec::new();
-                    let mut stats = PipeStats::default();
-                    let mut no_state = ScanState::default();
-                    input.start = stream.process(
-                        &input.buf[..input.filled],
-                        input.start,
-                        false,
-                        &mut no_state,
-                        &mut rendered,
-                        &mut stats,
-                    )?;
-                    if !send(&mut seq, rendered, false) {
-                        return Ok(bytes_in);
-                    }
-                }
+            seq += 1;
+            permit_tx.send(()).is_ok() && job_tx.send(job).is_ok()
+        };
+        // The writer keeps the multi-line state; the reader adopts reloads at any block, and
+        // the writer finishes an open block under the rules that opened it.
+        let no_state = ScanState::default();
+        let read_result = cutter.drive(&mut reader, tap, &mut |piece| match piece {
+            Piece::Lines { hay, start } => {
+                stream.refresh(&no_state);
+                Ok(send(hay[start..].to_vec(), true, &stream.engine).then_some(0))
             }
-            if input.unwritten() > 0 {
-                send(&mut seq, input.buf[input.start..input.filled].to_vec(), true);
+            Piece::Window { hay, start } => {
+                let mut rendered = Vec::new();
+                let mut stats = PipeStats::default();
+                let mut state = ScanState::default();
+                let commit = stream.process(hay, start, false, &mut state, &mut rendered, &mut stats)?;
+                Ok(send(rendered, false, &stream.engine).then_some(commit))
             }
-            records.finish(tap);
-            Ok(bytes_in)
-        })();
+            Piece::Marker(marker) => Ok(send(marker.to_vec(), false, &stream.engine).then_some(0)),
+        });
         drop(job_tx);
+        stream.cutter = cutter;
         let written = writer_thread.join().expect("writer thread");
         let bytes_in = read_result?;
         let mut stats = written?;
@@ -543,9 +838,40 @@ pub fn run_parallel_tapped<R: Read, W: Write + Send>(
     })
 }
 
+/// A worker's scan of one block of complete lines, assuming no multi-line block open before it.
+fn scan_block(job: Job, tap: Option<Tap<'_>>, scratch: &mut ScratchCache, fingerprints: &mut Vec<u64>) -> Done {
+    let engine = job.engine;
+    let redactor = &*engine.redactor;
+    let scratch = scratch.for_engine(&engine);
+    let mut state = ScanState::default();
+    redactor.find(&job.input, 0..job.input.len(), &mut state, scratch);
+    let (findings, decode) = Redactor::findings_and_buffer(scratch);
+    let mut observations = Vec::new();
+    let output = (!findings.is_empty()).then(|| {
+        let mut out = Vec::with_capacity(job.input.len() + 32 * findings.len());
+        if let Some(tap) = tap {
+            engine.observe(tap, &job.input, findings, decode, fingerprints, &mut observations);
+            redactor.write_fingerprinted(&job.input, 0..job.input.len(), findings, fingerprints, &mut out);
+        } else {
+            redactor.write_redacted(&job.input, 0..job.input.len(), findings, decode, &mut out);
+        }
+        out
+    });
+    let secrets = findings.len() as u64;
+    Done {
+        seq: job.seq,
+        input: job.input,
+        output,
+        end_state: Some(state),
+        secrets,
+        observations,
+        engine,
+    }
+}
+
 /// The writer thread: reorders results and writes them.
 fn write_in_order<W: Write>(
-    redactor: &Redactor,
+    first: Arc<Engine>,
     tap: Option<Tap<'_>>,
     done_rx: std::sync::mpsc::Receiver<Done>,
     permits: std::sync::mpsc::Receiver<()>,
@@ -555,7 +881,9 @@ fn write_in_order<W: Write>(
     let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
     let mut next = 0u64;
     let mut state = ScanState::default();
-    let mut scratch = redactor.scratch();
+    // The engine whose rules `state` refers to: an open block is finished under it.
+    let mut state_engine = first;
+    let mut scratch = ScratchCache::default();
     let mut redo = Vec::new();
     let mut stats = PipeStats::default();
     let (mut fingerprints, mut observations) = (Vec::new(), Vec::new());
@@ -566,25 +894,26 @@ fn write_in_order<W: Write>(
             let bytes: &[u8] = match (&done.end_state, state.in_block()) {
                 (Some(_), true) => {
                     // The worker assumed no open block; redo this one with the real state.
-                    redactor.find(&done.input, 0..done.input.len(), &mut state, &mut scratch);
-                    let (findings, decode) = Redactor::findings_and_buffer(&mut scratch);
+                    let engine = &*state_engine;
+                    let scratch = scratch.for_engine(engine);
+                    engine
+                        .redactor
+                        .find(&done.input, 0..done.input.len(), &mut state, scratch);
+                    let (findings, decode) = Redactor::findings_and_buffer(scratch);
                     stats.secrets += findings.len() as u64;
                     redo.clear();
                     if let Some(tap) = tap {
-                        tap.record(
-                            redactor,
-                            &done.input,
-                            findings,
-                            decode,
-                            &mut fingerprints,
-                            &mut observations,
-                        );
+                        engine.observe(tap, &done.input, findings, decode, &mut fingerprints, &mut observations);
+                        tap.exposure.record(tap.source, &mut observations);
                     }
-                    redactor.write_redacted(&done.input, 0..done.input.len(), findings, decode, &mut redo);
+                    engine
+                        .redactor
+                        .write_redacted(&done.input, 0..done.input.len(), findings, decode, &mut redo);
                     &redo
                 }
                 (Some(end), false) => {
                     state = end.clone();
+                    state_engine = Arc::clone(&done.engine);
                     stats.secrets += done.secrets;
                     if let Some(tap) = tap {
                         tap.exposure.record(tap.source, &mut done.observations);

@@ -220,11 +220,13 @@ impl Redactor {
         }
         let Scratch { findings, decode, .. } = scratch;
         findings.retain(|f| {
-            !(custom && self.replacement.covers(hay, f.start))
-                && !self
-                    .allow
+            let ours = custom && self.replacement.covers(hay, f.start);
+            let mut allowed = || {
+                self.allow
                     .as_ref()
                     .is_some_and(|a| a.allows(&hay[f.start..f.end], decode))
+            };
+            !ours && !allowed()
         });
     }
 

@@ -130,6 +130,15 @@ impl Replacement {
         })
     }
 
+    /// True when both write the same words.
+    pub fn same_form(&self, other: &Replacement) -> bool {
+        match (&self.template, &other.template) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.parts == b.parts && a.key_id == b.key_id,
+            _ => false,
+        }
+    }
+
     /// True for the default form (recognised by the scanner itself).
     pub fn is_default(&self) -> bool {
         self.template.is_none()

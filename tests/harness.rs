@@ -132,6 +132,7 @@ fn long_lines_are_scanned_in_overlapping_windows() {
         PipeConfig {
             read_size: 4093,
             window: 0,
+            ..PipeConfig::default()
         },
     );
     let window = s.config().window;
@@ -211,6 +212,7 @@ fn threaded_path_scans_long_lines_in_windows() {
     let config = PipeConfig {
         read_size: 8192,
         window: 0,
+        ..PipeConfig::default()
     };
     run_parallel(
         &r,

@@ -116,7 +116,7 @@ fn every_path_gives_the_same_output() {
     for read_size in [1, 7, 64, 4096] {
         let config = PipeConfig {
             read_size,
-            window: PipeConfig::default().window,
+            ..PipeConfig::default()
         };
         let mut out = Vec::new();
         StreamRedactor::new(&r, config).run(input.as_bytes(), &mut out).unwrap();

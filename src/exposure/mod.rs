@@ -32,11 +32,12 @@ pub mod prometheus;
 pub mod report;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::checksum::ChecksumResult;
+use crate::replacement::Replacement;
 use crate::rules::Location;
 use crate::scan::Finding;
 use crate::{Redactor, validate};
@@ -97,8 +98,10 @@ pub struct SourceId(u8);
 pub struct Observation {
     /// The credential's keyed fingerprint (as in its replacement).
     pub fingerprint: u64,
-    /// Index of the rule that named it.
+    /// The rule that named it, as the aggregator numbers rules (see [`RuleMap`]).
     pub rule: u32,
+    /// The replacement form in force when it was seen (see [`RuleMap`]).
+    pub replacement: u16,
     /// Where it sat.
     pub location: Location,
     /// The rule's checksum verdict.
@@ -131,6 +134,12 @@ pub struct Exposure {
 
 #[derive(Debug, Default)]
 struct State {
+    /// Every rule seen in any redactor adopted so far, as (id, kind): a reload may renumber
+    /// rules, so the aggregator keeps its own numbering.
+    rules: Vec<(String, String)>,
+    rule_numbers: HashMap<(String, String), u32>,
+    /// Every replacement form adopted so far (a reload may change the template or key id).
+    replacements: Vec<Replacement>,
     sources: Vec<String>,
     /// Findings by (rule, location, source).
     findings: HashMap<(u32, Location, SourceId), u64>,
@@ -148,6 +157,7 @@ struct State {
 #[derive(Debug, Clone)]
 struct Entry {
     rule: u32,
+    replacement: u16,
     count: u64,
     first_seen_ms: i64,
     last_seen_ms: i64,
@@ -204,6 +214,14 @@ fn location_bit(l: Location) -> u8 {
     1 << LOCATIONS.iter().position(|x| *x == l).unwrap_or(0)
 }
 
+/// How one redactor's findings translate to the aggregator's numbering: its rule indices to
+/// the aggregator's rule numbers, and its replacement form. Made by [`Exposure::adopt`].
+#[derive(Debug, Clone)]
+pub struct RuleMap {
+    rules: Arc<[u32]>,
+    replacement: u16,
+}
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -228,6 +246,43 @@ impl Exposure {
             bytes: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             state: Mutex::new(State::default()),
             scratch_pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Numbers `redactor`'s rules and replacement form for this aggregator. Call once per
+    /// redactor (at start, and after each reload); observations of its findings carry the map.
+    ///
+    /// JWT claims and client origins keep being fingerprinted under the redactor the aggregator
+    /// was made with, so that they stay comparable across a reload within one run.
+    pub fn adopt(&self, redactor: &Redactor) -> RuleMap {
+        let mut state = self.state();
+        let state = &mut *state;
+        let rules = redactor
+            .rules()
+            .rules()
+            .iter()
+            .map(|r| {
+                let key = (r.id.clone(), r.kind.clone());
+                *state.rule_numbers.entry(key.clone()).or_insert_with(|| {
+                    state.rules.push(key);
+                    (state.rules.len() - 1) as u32
+                })
+            })
+            .collect();
+        let replacement = match state
+            .replacements
+            .iter()
+            .position(|r| r.same_form(redactor.replacement()))
+        {
+            Some(i) => i,
+            None => {
+                state.replacements.push(redactor.replacement().clone());
+                state.replacements.len() - 1
+            }
+        };
+        RuleMap {
+            rules,
+            replacement: u16::try_from(replacement).unwrap_or(u16::MAX),
         }
     }
 
@@ -267,7 +322,14 @@ impl Exposure {
 
     /// Turns findings of `hay` (with their fingerprints, in the same order) into observations,
     /// appended to `out`. No lock is taken.
-    pub fn observe(&self, hay: &[u8], findings: &[Finding], fingerprints: &[u64], out: &mut Vec<Observation>) {
+    pub fn observe(
+        &self,
+        map: &RuleMap,
+        hay: &[u8],
+        findings: &[Finding],
+        fingerprints: &[u64],
+        out: &mut Vec<Observation>,
+    ) {
         if findings.is_empty() {
             return;
         }
@@ -304,7 +366,8 @@ impl Exposure {
             };
             out.push(Observation {
                 fingerprint: *fp,
-                rule: f.rule,
+                rule: map.rules[f.rule as usize],
+                replacement: map.replacement,
                 location: f.location,
                 checksum: f.checksum,
                 seen_ms,
@@ -358,6 +421,7 @@ impl Exposure {
                         o.fingerprint,
                         Entry {
                             rule: o.rule,
+                            replacement: o.replacement,
                             count: 1,
                             first_seen_ms: o.seen_ms,
                             last_seen_ms: o.seen_ms,
@@ -386,7 +450,7 @@ impl Exposure {
     pub fn snapshot(&self, with_inventory: bool) -> Snapshot {
         let now_ms = now_ms();
         let state = self.state();
-        let rules = self.redactor.rules().rules();
+        let rules = &state.rules;
         let source_name = |s: SourceId| -> String {
             state
                 .sources
@@ -413,8 +477,8 @@ impl Exposure {
             .findings
             .iter()
             .map(|((rule, location, source), count)| FindingCount {
-                rule: rules[*rule as usize].id.clone(),
-                kind: rules[*rule as usize].kind.clone(),
+                rule: rules[*rule as usize].0.clone(),
+                kind: rules[*rule as usize].1.clone(),
                 location: location.as_str(),
                 source: source_name(*source),
                 count: *count,
@@ -430,7 +494,7 @@ impl Exposure {
                 ChecksumResult::Invalid => "checksum_invalid",
                 ChecksumResult::None => "pattern",
             };
-            *validation.entry((rules[*rule as usize].kind.clone(), how)).or_default() += count;
+            *validation.entry((rules[*rule as usize].1.clone(), how)).or_default() += count;
         }
         let mut validation: Vec<ValidationCount> = validation
             .into_iter()
@@ -444,12 +508,12 @@ impl Exposure {
 
         let mut kinds: HashMap<&str, KindTotals> = HashMap::new();
         for ((rule, _, _), count) in &state.findings {
-            let kind = rules[*rule as usize].kind.as_str();
+            let kind = rules[*rule as usize].1.as_str();
             kinds.entry(kind).or_insert_with(|| KindTotals::new(kind)).findings += count;
         }
         let mut jwt_alg_none = 0;
         for entry in state.inventory.values() {
-            let kind = rules[entry.rule as usize].kind.as_str();
+            let kind = rules[entry.rule as usize].1.as_str();
             let totals = kinds.entry(kind).or_insert_with(|| KindTotals::new(kind));
             totals.unique += 1;
             if entry.origins.len() > 1 {
@@ -484,14 +548,17 @@ impl Exposure {
                 .inventory
                 .iter()
                 .map(|(fp, e)| {
-                    let rule = &rules[e.rule as usize];
+                    let (id, kind) = &rules[e.rule as usize];
                     let mut word = Vec::new();
-                    self.redactor.replacement().write(&rule.kind, *fp, &mut word);
+                    let replacement = state.replacements.get(e.replacement as usize);
+                    replacement
+                        .unwrap_or(self.redactor.replacement())
+                        .write(kind, *fp, &mut word);
                     let last_seen = e.last_seen_ms / 1000;
                     CredentialReport {
                         fingerprint: String::from_utf8_lossy(&word).into_owned(),
-                        kind: rule.kind.clone(),
-                        rule: rule.id.clone(),
+                        kind: kind.clone(),
+                        rule: id.clone(),
                         count: e.count,
                         first_seen_ms: e.first_seen_ms,
                         last_seen_ms: e.last_seen_ms,
@@ -731,7 +798,7 @@ mod tests {
         let mut fps = Vec::new();
         redactor.fingerprints(text.as_bytes(), &findings, &mut Vec::new(), &mut fps);
         let mut obs = Vec::new();
-        exposure.observe(text.as_bytes(), &findings, &fps, &mut obs);
+        exposure.observe(&exposure.adopt(redactor), text.as_bytes(), &findings, &fps, &mut obs);
         exposure.record(source, &mut obs);
     }
 
