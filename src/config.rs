@@ -261,7 +261,12 @@ impl Settings {
                     let field = selector_field(&e.rules.selection, &r.reason);
                     err(&field, r.reason)
                 }
-                BuildError::Rule(r) => err("rules", r.to_string()),
+                BuildError::Rule(r) => {
+                    // A rule file of an extra directory: name that directory's entry.
+                    let dir = e.rules.dirs.iter().position(|d| Path::new(&r.file).starts_with(d));
+                    let field = dir.map_or_else(|| "rules".to_string(), |i| format!("rules.dirs[{i}]"));
+                    err(&field, r.to_string())
+                }
                 BuildError::Key(k) => err("key", k.to_string()),
             })?;
         Ok(Built { redactor, key })

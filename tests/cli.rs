@@ -12,7 +12,11 @@ const GHP: &str = "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";
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tokenscrub"));
-    c.env("TOKENSCRUB_KEY", KEY).env_remove("XDG_STATE_HOME");
+    // No config file but the ones a test names.
+    c.env("TOKENSCRUB_KEY", KEY)
+        .env("XDG_CONFIG_HOME", "/nonexistent/tokenscrub-test")
+        .env_remove("TOKENSCRUB_CONFIG")
+        .env_remove("XDG_STATE_HOME");
     c
 }
 
