@@ -36,7 +36,7 @@ fn main() {
         let found = one.redact_into(&input, &mut scratch, &mut out);
         costs.push((started.elapsed(), rule.id.clone(), found));
     }
-    costs.sort_by(|a, b| b.0.cmp(&a.0));
+    costs.sort_by_key(|c| std::cmp::Reverse(c.0));
     let total: f64 = costs.iter().map(|c| c.0.as_secs_f64()).sum();
     println!(
         "{} rules alone on {} ({} bytes): {total:.3} s in all",
