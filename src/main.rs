@@ -17,6 +17,7 @@ use tokenscrub::exposure::{self, Exposure, Limits};
 use tokenscrub::keysource::{KEY_ENV, default_state_dir, resolve_key};
 use tokenscrub::pipe::{PipeConfig, Tap, run_parallel_tapped};
 use tokenscrub::rules::{self, RuleSource};
+use tokenscrub::scanmode;
 use tokenscrub::{Redactor, RedactorBuilder};
 
 /// Replace credentials in logs with stable keyed fingerprints; forward everything else
@@ -105,6 +106,43 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Report credentials without rewriting anything: one line per finding (file, line, column,
+    /// rule, kind, fingerprint, checksum), never the secret. Exit status 1 when something was
+    /// found, 0 when clean, 2 when a path could not be scanned.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+struct ScanArgs {
+    /// Files and directories to scan (default: standard input). Directories are walked in name
+    /// order, honouring .gitignore and .ignore files; gzip input is decompressed.
+    paths: Vec<PathBuf>,
+    /// Output format: `text` (FILE:LINE:COLUMN: rule=… kind=… …) or `json` (one object a line).
+    #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+    format: ScanFormat,
+    /// Walk directories without honouring .gitignore, .ignore and .git/info/exclude files.
+    #[arg(long)]
+    no_ignore: bool,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Read the fingerprint key from FILE (at least 32 bytes; a trailing newline is ignored).
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// Turn off the key-aware pass over JSON and key=value records (rules still run).
+    #[arg(long)]
+    no_structured: bool,
+    /// Bytes asked of each read.
+    #[arg(long, value_name = "BYTES", default_value_t = PipeConfig::default().read_size, hide = true)]
+    read_size: usize,
+    /// Longest partial line held in memory before it is scanned in overlapping windows.
+    #[arg(long, value_name = "BYTES", default_value_t = PipeConfig::default().window)]
+    max_window: usize,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ScanFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +184,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Rules {
             command: RulesCommand::Check { dir },
         }) => check(dir),
+        Some(Command::Scan(args)) => scan(args),
         None => redact(cli.run),
     }
 }
@@ -202,9 +241,15 @@ fn check(dir: Option<PathBuf>) -> Result<ExitCode> {
 }
 
 fn build_redactor(args: &RunArgs) -> Result<Redactor> {
+    build_engine(&args.rules, args.key_file.as_deref(), args.no_structured)
+}
+
+/// The redactor from rule flags and the key (`--key-file`, else `TOKENSCRUB_KEY`, else the
+/// persisted or one-run key, with its notice on stderr).
+fn build_engine(rules: &RuleArgs, key_file: Option<&Path>, no_structured: bool) -> Result<Redactor> {
     let env_key = std::env::var_os(KEY_ENV);
     let key = resolve_key(
-        args.key_file.as_deref(),
+        key_file,
         env_key.as_ref().map(|v| v.as_encoded_bytes()),
         default_state_dir().as_deref(),
     )?;
@@ -212,9 +257,29 @@ fn build_redactor(args: &RunArgs) -> Result<Redactor> {
         eprintln!("{notice}");
     }
     Ok(RedactorBuilder::new()
-        .rules(extra_sources(&args.rules)?)
-        .structured(!args.no_structured)
+        .rules(extra_sources(rules)?)
+        .structured(!no_structured)
         .build(&key.bytes)?)
+}
+
+fn scan(args: ScanArgs) -> Result<ExitCode> {
+    let redactor = build_engine(&args.rules, args.key_file.as_deref(), args.no_structured)?;
+    let options = scanmode::Options {
+        pipe: PipeConfig {
+            read_size: args.read_size,
+            window: args.max_window,
+        },
+        format: match args.format {
+            ScanFormat::Text => scanmode::Format::Text,
+            ScanFormat::Json => scanmode::Format::Json,
+        },
+        ignore_files: !args.no_ignore,
+        progress: true,
+    };
+    let summary = scanmode::run(&redactor, &args.paths, &options, io::stdout().lock(), |e| {
+        eprintln!("tokenscrub: {e}")
+    })?;
+    Ok(ExitCode::from(summary.exit_code()))
 }
 
 /// The output, with a gate that an interrupting signal takes before writing the report, so the

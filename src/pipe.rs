@@ -26,6 +26,7 @@
 //! the stream with that error after what was already complete has been written.
 
 use std::io::{self, ErrorKind, Read, Write};
+use std::ops::Range;
 
 use memchr::memrchr;
 
@@ -52,6 +53,17 @@ impl Default for PipeConfig {
         PipeConfig {
             read_size: 256 * 1024,
             window: 1024 * 1024,
+        }
+    }
+}
+
+impl PipeConfig {
+    /// The sizes in effect for `redactor`: at least one byte per read, and a window of at least
+    /// twice the rule set's overlap, so that every window commits something.
+    fn effective(self, redactor: &Redactor) -> PipeConfig {
+        PipeConfig {
+            read_size: self.read_size.max(1),
+            window: self.window.max(2 * redactor.rules().overlap() + 1),
         }
     }
 }
@@ -194,14 +206,145 @@ impl LineBuffer {
     }
 }
 
+/// One scanned stretch of a stream, as [`RegionScanner`] hands it to its visitor.
+pub(crate) struct Region<'a> {
+    /// Offset of `hay[0]` in the stream (bytes read before it).
+    pub offset: u64,
+    /// The scanned bytes; those before `range` are context for look-behind only.
+    pub hay: &'a [u8],
+    /// The bytes this region settles. The ranges of successive regions tile the stream in
+    /// order, each byte exactly once.
+    pub range: Range<usize>,
+    /// The secrets in `range`, sorted and non-overlapping: exactly those the redactor replaces
+    /// there.
+    pub findings: &'a [Finding],
+    /// A buffer for [`Redactor::fingerprints`].
+    pub decode: &'a mut Vec<u8>,
+}
+
+/// The streaming path without the output: the same [`LineBuffer`], windows, commit points and
+/// multi-line state as [`StreamRedactor`], so the same findings, handed to a visitor with their
+/// place in the stream instead of being rewritten. Memory stays bounded by `window + read_size`
+/// for any line length. One per thread, reused across inputs.
+#[derive(Debug)]
+pub(crate) struct RegionScanner<'r> {
+    redactor: &'r Redactor,
+    config: PipeConfig,
+    scratch: Scratch,
+    input: LineBuffer,
+}
+
+impl<'r> RegionScanner<'r> {
+    /// A scanner with the given sizes (raised as for [`StreamRedactor::new`]).
+    pub(crate) fn new(redactor: &'r Redactor, config: PipeConfig) -> Self {
+        let config = config.effective(redactor);
+        RegionScanner {
+            redactor,
+            config,
+            scratch: redactor.scratch(),
+            input: LineBuffer::new(config),
+        }
+    }
+
+    /// Scans `reader` to its end, calling `visit` for every region in stream order. Multi-line
+    /// state starts fresh. Returns the bytes read. A read error is converted with `From`; a
+    /// visitor error stops the scan and is returned as is.
+    pub(crate) fn run<R: Read, E: From<io::Error>>(
+        &mut self,
+        mut reader: R,
+        mut visit: impl FnMut(Region<'_>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let mut input = std::mem::take(&mut self.input);
+        input.reset();
+        let result = self.run_with(&mut input, &mut reader, &mut visit);
+        self.input = input;
+        result
+    }
+
+    fn run_with<R: Read, E: From<io::Error>>(
+        &mut self,
+        input: &mut LineBuffer,
+        reader: &mut R,
+        visit: &mut impl FnMut(Region<'_>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let mut state = ScanState::default();
+        // Stream offset of `input.buf[input.start]`: compaction moves bytes, not this.
+        let mut settled = 0u64;
+        let mut bytes_in = 0u64;
+        loop {
+            let (n, last_newline) = input.read_from(reader)?;
+            if n == 0 {
+                break;
+            }
+            bytes_in += n as u64;
+            if let Some(line_end) = last_newline {
+                let start = input.start;
+                input.start = self.region(&input.buf[..line_end], start, true, settled, &mut state, visit)?;
+                settled += (input.start - start) as u64;
+            }
+            while input.unwritten() >= self.config.window {
+                let start = input.start;
+                input.start = self.region(&input.buf[..input.filled], start, false, settled, &mut state, visit)?;
+                settled += (input.start - start) as u64;
+            }
+        }
+        if input.unwritten() > 0 {
+            self.region(
+                &input.buf[..input.filled],
+                input.start,
+                true,
+                settled,
+                &mut state,
+                visit,
+            )?;
+        }
+        Ok(bytes_in)
+    }
+
+    /// Scans `hay[start..]` and visits what is final, exactly as `StreamRedactor::process`
+    /// commits it. Returns the new `start`.
+    fn region<E>(
+        &mut self,
+        hay: &[u8],
+        start: usize,
+        complete: bool,
+        settled: u64,
+        state: &mut ScanState,
+        visit: &mut impl FnMut(Region<'_>) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let end = hay.len();
+        self.redactor.find(hay, start..end, state, &mut self.scratch);
+        let (findings, decode) = Redactor::findings_and_buffer(&mut self.scratch);
+        let (commit, findings) = if complete {
+            (end, findings)
+        } else {
+            window_commit(findings, end, self.redactor.rules().overlap())
+        };
+        visit(Region {
+            offset: settled - start as u64,
+            hay,
+            range: start..commit,
+            findings,
+            decode,
+        })?;
+        Ok(commit)
+    }
+}
+
+/// Where a window of an unfinished line (`..end`) is cut, and its final findings: only secrets
+/// starting before `end - overlap` are final (a later one may continue past `end`), and the cut
+/// never splits one of them. The rule `StreamRedactor::process` applies.
+fn window_commit(findings: &[Finding], end: usize, overlap: usize) -> (usize, &[Finding]) {
+    let safe = end - overlap;
+    let n = findings.iter().take_while(|f| f.start < safe).count();
+    let commit = findings[..n].last().map_or(safe, |f| f.end.max(safe));
+    (commit, &findings[..n])
+}
+
 impl<'r> StreamRedactor<'r> {
     /// A stream redactor with the given sizes.
     pub fn new(redactor: &'r Redactor, config: PipeConfig) -> Self {
-        let overlap = redactor.rules().overlap();
-        let config = PipeConfig {
-            read_size: config.read_size.max(1),
-            window: config.window.max(2 * overlap + 1),
-        };
+        let config = config.effective(redactor);
         StreamRedactor {
             redactor,
             config,
