@@ -7,7 +7,8 @@
 //!
 //! The core is pure and synchronous: [`rules`] compile the catalogue (`patterns/*.toml`),
 //! [`scan`] finds secrets with a literal prefilter and per-rule regexes, [`Redactor`] rewrites.
-//! [`pipe`] streams bytes through it; adapters for other transports sit on top.
+//! [`pipe`] streams bytes through it; adapters for other transports sit on top. [`scanmode`]
+//! runs the same stream path report-only: where each credential is, never what it is.
 //!
 //! ```
 //! use tokenscrub::RedactorBuilder;
@@ -35,6 +36,7 @@ pub mod redact;
 pub mod replacement;
 pub mod rules;
 pub mod scan;
+pub mod scanmode;
 pub mod structured;
 mod validate;
 

@@ -21,6 +21,7 @@ use tokenscrub::exposure::{self, Exposure};
 use tokenscrub::keysource::KeyOrigin;
 use tokenscrub::pipe::{PipeConfig, SharedRedactor, Tap, run_shared};
 use tokenscrub::rules::{self, RuleSource, Selection};
+use tokenscrub::scanmode;
 use tokenscrub::{Redactor, RedactorBuilder};
 
 /// Replace credentials in logs with stable keyed fingerprints; forward everything else
@@ -150,6 +151,46 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Report credentials without rewriting anything: one line per finding (file, line, column,
+    /// rule, kind, fingerprint, checksum), never the secret. Exit status 1 when something was
+    /// found, 0 when clean, 2 when a path could not be scanned.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+struct ScanArgs {
+    /// Files and directories to scan (default: standard input). Directories are walked in name
+    /// order, honouring .gitignore and .ignore files; gzip input is decompressed.
+    paths: Vec<PathBuf>,
+    /// Output format: `text` (FILE:LINE:COLUMN: rule=… kind=… …) or `json` (one object a line).
+    #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+    format: ScanFormat,
+    /// Walk directories without honouring .gitignore, .ignore and .git/info/exclude files.
+    #[arg(long)]
+    no_ignore: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Read the fingerprint key from FILE (at least 32 bytes; a trailing newline is ignored)
+    /// [default: $TOKENSCRUB_KEY, else a key kept in the state directory].
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// Turn off the key-aware pass over JSON and key=value records (rules still run).
+    #[arg(long)]
+    no_structured: bool,
+    /// Bytes asked of each read.
+    #[arg(long, value_name = "BYTES", default_value_t = PipeConfig::default().read_size, hide = true)]
+    read_size: usize,
+    /// Longest partial line held in memory before it is scanned in overlapping windows.
+    #[arg(long, value_name = "BYTES", default_value_t = PipeConfig::default().window)]
+    max_window: usize,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ScanFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +257,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
             io::stdout().lock().write_all(config::EXAMPLE.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Scan(args)) => scan(args),
         None => redact(cli.run, matches),
     }
 }
@@ -416,6 +458,57 @@ impl CommandLine {
         })?;
         Ok((settings, built))
     }
+}
+
+/// The scan-only mode: the config file's rules, allowlists, key and replacement, with the
+/// scan's own flags over them.
+fn scan(args: ScanArgs) -> Result<ExitCode> {
+    let path = if args.config.no_config {
+        None
+    } else {
+        args.config.config.clone().or_else(config::default_path)
+    };
+    let file = path.map(|p| ConfigFile::load(&p)).transpose()?;
+    let mut settings = file.as_ref().map_or_else(Settings::default, |f| f.settings.clone());
+    let engine = &mut settings.engine;
+    engine.rules.dirs.extend(args.rules.patterns.iter().cloned());
+    engine.rules.selection.enable.extend(args.rules.enable.iter().cloned());
+    engine
+        .rules
+        .selection
+        .disable
+        .extend(args.rules.disable.iter().cloned());
+    engine.structured &= !args.no_structured;
+    if let Some(key) = &args.key_file {
+        engine.key_file = Some(key.clone());
+    }
+    let built = settings.build_redactor().map_err(|e| match &file {
+        Some(f) if e.field.as_deref().is_some_and(|field| f.sets(field)) => f.locate(e),
+        _ => ConfigError {
+            file: "command line".into(),
+            ..e
+        },
+    })?;
+    if let Some(notice) = built.key.notice() {
+        eprintln!("{notice}");
+    }
+    let options = scanmode::Options {
+        pipe: PipeConfig {
+            read_size: args.read_size,
+            window: args.max_window,
+            ..PipeConfig::default()
+        },
+        format: match args.format {
+            ScanFormat::Text => scanmode::Format::Text,
+            ScanFormat::Json => scanmode::Format::Json,
+        },
+        ignore_files: !args.no_ignore,
+        progress: true,
+    };
+    let summary = scanmode::run(&built.redactor, &args.paths, &options, io::stdout().lock(), |e| {
+        eprintln!("tokenscrub: {e}")
+    })?;
+    Ok(ExitCode::from(summary.exit_code()))
 }
 
 /// The output, with a gate that an interrupting signal takes before writing the report, so the

@@ -41,6 +41,7 @@
 //! the stream with that error after what was already complete has been written.
 
 use std::io::{self, ErrorKind, Read, Write};
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -623,10 +624,7 @@ impl<'r> StreamRedactor<'r> {
         let (commit, findings) = if complete {
             (end, findings)
         } else {
-            let safe = end - redactor.rules().overlap();
-            let n = findings.iter().take_while(|f| f.start < safe).count();
-            let commit = findings[..n].last().map_or(safe, |f| f.end.max(safe));
-            (commit, &findings[..n])
+            window_commit(findings, end, redactor.rules().overlap())
         };
         if findings.is_empty() {
             writer.write_all(&hay[start..commit])?;
@@ -658,6 +656,111 @@ impl<'r> StreamRedactor<'r> {
             self.out.len() as u64
         };
         Ok(commit)
+    }
+}
+
+/// Where a window of an unfinished line (`..end`) is cut, and its final findings: only secrets
+/// starting before `end - overlap` are final (a later one may continue past `end`), and the cut
+/// never splits one of them.
+fn window_commit(findings: &[Finding], end: usize, overlap: usize) -> (usize, &[Finding]) {
+    let safe = end - overlap;
+    let n = findings.iter().take_while(|f| f.start < safe).count();
+    let commit = findings[..n].last().map_or(safe, |f| f.end.max(safe));
+    (commit, &findings[..n])
+}
+
+/// One scanned stretch of a stream, as [`RegionScanner`] hands it to its visitor.
+pub(crate) struct Region<'a> {
+    /// Offset of `hay[0]` in the stream (bytes read before it).
+    pub offset: u64,
+    /// The scanned bytes; those before `range` are context for look-behind only.
+    pub hay: &'a [u8],
+    /// The bytes this region settles. The ranges of successive regions tile the stream in
+    /// order, each byte exactly once.
+    pub range: Range<usize>,
+    /// The secrets in `range`, sorted and non-overlapping: exactly those the redactor replaces
+    /// there.
+    pub findings: &'a [Finding],
+    /// A buffer for [`Redactor::fingerprints`].
+    pub decode: &'a mut Vec<u8>,
+}
+
+/// The streaming path without the output: the same [`Cutter`], windows, commit points and
+/// multi-line state as [`StreamRedactor`], so the same findings, handed to a visitor with their
+/// place in the stream instead of being rewritten. Memory stays bounded by `window + read_size`
+/// for any line length. One per thread, reused across inputs.
+#[derive(Debug)]
+pub(crate) struct RegionScanner<'r> {
+    redactor: &'r Redactor,
+    overlap: usize,
+    scratch: Scratch,
+    cutter: Cutter,
+}
+
+impl<'r> RegionScanner<'r> {
+    /// A scanner with the given sizes (raised as for [`StreamRedactor::new`]). Oversize lines
+    /// are always scanned: a scan reports, so it has nothing to drop.
+    pub(crate) fn new(redactor: &'r Redactor, config: PipeConfig) -> Self {
+        let config = PipeConfig {
+            on_oversize: OversizePolicy::Scan,
+            ..config
+        }
+        .effective(redactor);
+        RegionScanner {
+            redactor,
+            overlap: redactor.rules().overlap(),
+            scratch: redactor.scratch(),
+            cutter: Cutter::new(config),
+        }
+    }
+
+    /// Scans `reader` to its end, calling `visit` for every region in stream order. Multi-line
+    /// state starts fresh. Returns the bytes read. A read error is converted with `From`; a
+    /// visitor error stops the scan and is returned as is.
+    pub(crate) fn run<R: Read, E: From<io::Error>>(
+        &mut self,
+        mut reader: R,
+        mut visit: impl FnMut(Region<'_>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let mut cutter = std::mem::take(&mut self.cutter);
+        let mut state = ScanState::default();
+        // Stream offset of the first byte not yet settled: compaction moves bytes, not this.
+        let mut settled = 0u64;
+        let mut stopped: Option<E> = None;
+        let (redactor, overlap, scratch) = (self.redactor, self.overlap, &mut self.scratch);
+        let result = cutter.drive(&mut reader, None, &mut |piece| {
+            let (hay, start, complete) = match piece {
+                Piece::Lines { hay, start } => (hay, start, true),
+                Piece::Window { hay, start } => (hay, start, false),
+                Piece::Marker(_) => unreachable!("the scan policy drops nothing"),
+            };
+            let end = hay.len();
+            redactor.find(hay, start..end, &mut state, scratch);
+            let (findings, decode) = Redactor::findings_and_buffer(scratch);
+            let (commit, findings) = if complete {
+                (end, findings)
+            } else {
+                window_commit(findings, end, overlap)
+            };
+            let region = Region {
+                offset: settled - start as u64,
+                hay,
+                range: start..commit,
+                findings,
+                decode,
+            };
+            if let Err(e) = visit(region) {
+                stopped = Some(e);
+                return Ok(None);
+            }
+            settled += (commit - start) as u64;
+            Ok(Some(commit))
+        });
+        self.cutter = cutter;
+        match stopped {
+            Some(e) => Err(e),
+            None => Ok(result?),
+        }
     }
 }
 

@@ -130,15 +130,6 @@ impl Replacement {
         })
     }
 
-    /// True when both write the same words.
-    pub fn same_form(&self, other: &Replacement) -> bool {
-        match (&self.template, &other.template) {
-            (None, None) => true,
-            (Some(a), Some(b)) => a.parts == b.parts && a.key_id == b.key_id,
-            _ => false,
-        }
-    }
-
     /// True for the default form (recognised by the scanner itself).
     pub fn is_default(&self) -> bool {
         self.template.is_none()
@@ -174,6 +165,19 @@ impl Replacement {
             .any(|m| from + m.start() <= at && at < from + m.end())
     }
 }
+
+/// Equal when both write the same words.
+impl PartialEq for Replacement {
+    fn eq(&self, other: &Replacement) -> bool {
+        match (&self.template, &other.template) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.parts == b.parts && a.key_id == b.key_id,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Replacement {}
 
 fn parse(template: &str) -> Result<Vec<Part>, String> {
     if template.len() > MAX_TEMPLATE_LEN {

@@ -322,7 +322,7 @@ impl Streaming {
     }
 
     /// Waits (bounded) for a stderr line containing `needle`.
-    fn stderr_with(&self, needle: &str) -> String {
+    fn stderr_with(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.errors.recv_timeout(left) {
@@ -331,7 +331,10 @@ impl Streaming {
                 Err(_) => break,
             }
         }
-        panic!("no stderr line with {needle:?}");
+        panic!(
+            "no stderr line with {needle:?}; child exited: {:?}",
+            self.child.try_wait()
+        );
     }
 
     fn finish(mut self) -> Vec<String> {
@@ -386,7 +389,10 @@ fn sighup_while_streaming_loses_repeats_and_reorders_nothing() {
         let mut s = Streaming::start(&cfg, &["--threads", threads, "--read-size", "4096"]);
         const LINES: usize = 40_000;
         let stdin = s.stdin.take().unwrap();
-        let (progress_tx, progress) = mpsc::channel();
+        // The writer stops at each quarter mark until the reload it asks for is done, so that
+        // lines are in flight on both sides of every reload however fast the machine is.
+        let (mark_tx, marks) = mpsc::channel::<usize>();
+        let (ack_tx, acks) = mpsc::channel::<()>();
         let writer = std::thread::spawn(move || {
             let mut stdin = stdin;
             let mut block = String::new();
@@ -395,22 +401,22 @@ fn sighup_while_streaming_loses_repeats_and_reorders_nothing() {
                 if i % 500 == 499 {
                     stdin.write_all(block.as_bytes()).unwrap();
                     block.clear();
-                    let _ = progress_tx.send(i);
-                    std::thread::sleep(Duration::from_millis(2));
+                }
+                if i == LINES / 4 || i == LINES / 2 {
+                    mark_tx.send(i).unwrap();
+                    acks.recv().unwrap();
                 }
             }
             stdin.write_all(block.as_bytes()).unwrap();
         });
-        // Reload twice while lines flow.
         let mut reloads = 0;
-        for written in progress.iter() {
-            if (reloads == 0 && written > LINES / 4) || (reloads == 1 && written > LINES / 2) {
-                let id = if reloads == 0 { "b" } else { "c" };
-                fs::write(&cfg, format!("[key]\nid = \"{id}\"\n")).unwrap();
-                s.hup();
-                s.stderr_with("reloaded");
-                reloads += 1;
-            }
+        for _ in marks.iter() {
+            let id = if reloads == 0 { "b" } else { "c" };
+            fs::write(&cfg, format!("[key]\nid = \"{id}\"\n")).unwrap();
+            s.hup();
+            s.stderr_with("reloaded");
+            reloads += 1;
+            ack_tx.send(()).unwrap();
         }
         writer.join().unwrap();
         assert_eq!(reloads, 2);

@@ -269,11 +269,7 @@ impl Exposure {
                 })
             })
             .collect();
-        let replacement = match state
-            .replacements
-            .iter()
-            .position(|r| r.same_form(redactor.replacement()))
-        {
+        let replacement = match state.replacements.iter().position(|r| r == redactor.replacement()) {
             Some(i) => i,
             None => {
                 state.replacements.push(redactor.replacement().clone());

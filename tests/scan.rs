@@ -1,0 +1,724 @@
+//! `tokenscrub scan` as a user runs it (real files, real processes), and the library's
+//! [`Scanner`] against the redactor's own findings at every read size.
+//!
+//! Every credential here is fake and built at run time; every process test checks that no
+//! secret, nor any 8-byte piece of one, reaches stdout or stderr.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::Value;
+use tokenscrub::pipe::PipeConfig;
+use tokenscrub::scan::ScanState;
+use tokenscrub::scanmode::Scanner;
+use tokenscrub::{Redactor, RedactorBuilder};
+
+const KEY: &str = "scan test key: 0123456789abcdef0123456789";
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tokenscrub"));
+    c.env("TOKENSCRUB_KEY", KEY)
+        .env("XDG_CONFIG_HOME", "/nonexistent/tokenscrub-test")
+        .env_remove("TOKENSCRUB_CONFIG")
+        .env_remove("XDG_STATE_HOME");
+    c
+}
+
+fn scan() -> Command {
+    let mut c = bin();
+    c.arg("scan");
+    c
+}
+
+fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+/// Deterministic fake material: xorshift over a seed.
+struct Fakes(u64);
+
+impl Fakes {
+    fn alnum(&mut self, n: usize) -> String {
+        const SET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        (0..n)
+            .map(|_| {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                SET[(self.0 % SET.len() as u64) as usize] as char
+            })
+            .collect()
+    }
+
+    /// A GitHub classic token shape: `ghp_` and 36 base62 characters (checksum not valid).
+    fn ghp(&mut self) -> String {
+        format!("ghp_{}", self.alnum(36))
+    }
+
+    fn jwt(&mut self) -> String {
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"{}","exp":4102444800}}"#, self.alnum(12))),
+            self.alnum(43)
+        )
+    }
+}
+
+/// Fails if a secret, or any 8-byte piece of one, is in `out`'s stdout or stderr.
+fn assert_no_secret(out: &Output, secrets: &[String]) {
+    let printed: HashSet<&[u8]> = out.stdout.windows(8).chain(out.stderr.windows(8)).collect();
+    for secret in secrets {
+        assert!(secret.len() >= 8);
+        assert!(
+            !secret.as_bytes().windows(8).any(|piece| printed.contains(piece)),
+            "a piece of a secret was printed"
+        );
+    }
+}
+
+/// The 1-based (line, byte column) of byte `offset` of `data`.
+fn line_col(data: &[u8], offset: usize) -> (u64, u64) {
+    let before = &data[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    (line, (offset - line_start) as u64 + 1)
+}
+
+fn find(data: &[u8], needle: &str) -> usize {
+    data.windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+        .expect("planted")
+}
+
+/// `(line, column, fingerprint)` of each JSON line of a scan.
+fn json_hits(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8(stdout.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// Every replacement word in redacted text, with its 1-based line.
+fn redacted_words(text: &[u8]) -> Vec<(u64, String)> {
+    let mut words = Vec::new();
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        let line = String::from_utf8_lossy(line);
+        for (at, _) in line.match_indices("REDACTED:") {
+            let rest = &line[at + 9..];
+            let kind_len = rest
+                .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+                .unwrap();
+            let word_len = 9 + kind_len + 1 + 16;
+            assert_eq!(&rest[kind_len..kind_len + 1], ":");
+            words.push((i as u64 + 1, line[at..at + word_len].to_string()));
+        }
+    }
+    words
+}
+
+/// A log with one of everything: a vendor token on line 1 column 1, a header, a URL password,
+/// JSON fields (one a bare number), a JWT after a 1.2 MB line, a multi-line PEM key, CRLF and
+/// multi-byte UTF-8 before a secret (columns are bytes).
+fn varied_log(f: &mut Fakes) -> (Vec<u8>, Vec<String>) {
+    let ghp1 = f.ghp();
+    let bearer = f.alnum(40);
+    let url_pw = f.alnum(20);
+    let json_pw = f.alnum(24);
+    let jwt = f.jwt();
+    let ghp2 = f.ghp();
+    let pem_body: Vec<String> = (0..3).map(|_| STANDARD.encode(f.alnum(45))).collect();
+    // Longer than the default window (1 MiB), so it is scanned in windows.
+    let long_line = "x".repeat(1_200_000);
+    let log = format!(
+        "{ghp1} first\n\
+         > Authorization: Bearer {bearer}\r\n\
+         push https://ci:{url_pw}@git.example.com/x.git\n\
+         {{\"user\":\"bob\",\"password\":\"{json_pw}\",\"pin_password\":98765432109,\"ok\":true}}\n\
+         {long_line}\n\
+         token {jwt} after the long line\n\
+         -----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n\
+         héllo wörld {ghp2}",
+        pem_body.join("\n")
+    );
+    let mut secrets = vec![ghp1, bearer, url_pw, json_pw, jwt, ghp2];
+    secrets.extend(pem_body);
+    (log.into_bytes(), secrets)
+}
+
+#[test]
+fn lines_and_columns_are_one_based_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, secrets) = varied_log(&mut Fakes(7));
+    let path = dir.path().join("app.log");
+    fs::write(&path, &log).unwrap();
+    let out = scan().arg("--format").arg("json").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_no_secret(&out, &secrets);
+    let hits = json_hits(&out.stdout);
+    let at = |h: &Value| (h["line"].as_u64().unwrap(), h["column"].as_u64().unwrap());
+    // Line 1, column 1.
+    assert_eq!(at(&hits[0]), (1, 1));
+    assert_eq!(hits[0]["kind"], "github_classic");
+    // Every planted secret is reported where it starts, in order.
+    let mut expected: Vec<(u64, u64)> = secrets.iter().map(|s| line_col(&log, find(&log, s))).collect();
+    expected.push(line_col(&log, find(&log, "98765432109")));
+    expected.sort();
+    let got: Vec<(u64, u64)> = hits.iter().map(at).collect();
+    assert_eq!(got, expected);
+    // After the long line (line 5), and after multi-byte characters (byte columns).
+    assert!(got.contains(&(6, 7)), "{got:?}");
+    assert_eq!(*got.last().unwrap(), (12, "héllo wörld ".len() as u64 + 1));
+}
+
+#[test]
+fn fingerprints_are_the_words_redaction_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, secrets) = varied_log(&mut Fakes(11));
+    let sample = fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample.log")).unwrap();
+    for (name, data) in [("varied.log", &log), ("sample.log", &sample)] {
+        let path = dir.path().join(name);
+        fs::write(&path, data).unwrap();
+        let redacted = bin().arg(&path).output().unwrap();
+        assert!(redacted.status.success());
+        let words = redacted_words(&redacted.stdout);
+        assert!(words.len() >= 10, "{name}: {} words", words.len());
+
+        let out = scan().args(["--format", "json"]).arg(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_no_secret(&out, &secrets);
+        let got: Vec<(u64, String)> = json_hits(&out.stdout)
+            .iter()
+            .map(|h| {
+                (
+                    h["line"].as_u64().unwrap(),
+                    h["fingerprint"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(got, words, "{name}: same findings, same words, same lines");
+
+        // The text format carries the same words.
+        let text = scan().arg(&path).output().unwrap();
+        let text = String::from_utf8(text.stdout).unwrap();
+        assert_eq!(text.lines().count(), words.len());
+        for (line, (n, word)) in text.lines().zip(&words) {
+            let prefix = format!("{}:{n}:", path.display());
+            assert!(line.starts_with(&prefix), "{line}");
+            assert!(line.contains(&format!(" fingerprint={word} ")), "{line}");
+        }
+    }
+}
+
+#[test]
+fn text_and_json_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = Fakes(3);
+    let ghp = f.ghp();
+    let path = dir.path().join("a.log");
+    fs::write(&path, format!("ok\n  url=https://u:{}@h/ {ghp}\n", f.alnum(16))).unwrap();
+
+    let out = scan().arg(&path).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let p = path.display();
+    assert!(
+        lines[0].starts_with(&format!(
+            "{p}:2:17: rule=url.userinfo_password kind=password location=url fingerprint=REDACTED:password:"
+        )),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].ends_with(" checksum=none"), "{}", lines[0]);
+    assert!(
+        lines[1].starts_with(&format!(
+            "{p}:2:37: rule=github.classic kind=github_classic location=text fingerprint=REDACTED:github_classic:"
+        )),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].ends_with(" checksum=invalid"), "{}", lines[1]);
+
+    let out = scan().args(["--format", "json"]).arg(&path).output().unwrap();
+    let hits = json_hits(&out.stdout);
+    assert_eq!(hits.len(), 2);
+    for hit in &hits {
+        let keys: Vec<&str> = hit.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "file",
+                "line",
+                "column",
+                "rule",
+                "kind",
+                "location",
+                "fingerprint",
+                "checksum"
+            ]
+        );
+        assert_eq!(hit["file"], path.to_str().unwrap());
+        assert_eq!(hit["line"], 2);
+    }
+    assert_eq!(hits[0]["column"], 17);
+    assert_eq!(hits[1]["column"], 37);
+    assert_eq!(hits[1]["rule"], "github.classic");
+    assert_eq!(hits[1]["location"], "text");
+    assert_eq!(hits[1]["checksum"], "invalid");
+    assert_eq!(hits[0]["kind"], "password");
+    assert_eq!(hits[0]["location"], "url");
+}
+
+#[test]
+fn exit_codes_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = Fakes(5);
+    let ghp = f.ghp();
+    let clean = dir.path().join("clean.log");
+    let dirty = dir.path().join("dirty.log");
+    let bad_gz = dir.path().join("bad.log.gz");
+    fs::write(&clean, "nothing to see: trace_id=7cbe6900040c74c025eff77a2bdd3e37\n").unwrap();
+    fs::write(&dirty, format!("token {ghp}\n")).unwrap();
+    fs::write(&bad_gz, b"\x1f\x8b\x08\x00this is not deflate").unwrap();
+    let missing = dir.path().join("missing.log");
+
+    let out = scan().arg(&clean).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+
+    let out = scan().arg(&clean).arg(&dirty).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+
+    // Errors name the file, the other files are still scanned, and the status is 2.
+    let out = scan().arg(&missing).arg(&bad_gz).arg(&dirty).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr.clone()).unwrap();
+    assert!(err.contains(&format!("cannot read {}", missing.display())), "{err}");
+    assert!(err.contains(&format!("cannot read {}", bad_gz.display())), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(text.starts_with(&format!("{}:1:7: ", dirty.display())), "{text}");
+    assert_no_secret(&out, &[ghp]);
+
+    // Flags are checked before anything is scanned.
+    let out = scan().args(["--format", "yaml"]).arg(&dirty).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn directories_are_walked_in_order_honouring_gitignore() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut f = Fakes(9);
+    let mut secrets = Vec::new();
+    for rel in [
+        "b.log",
+        "a.log",
+        "sub/z.log",
+        "sub/build/out.log",
+        ".env",
+        ".hidden/c.log",
+        ".git/config",
+        "ignored/x.log",
+        "sub/trace.tmp",
+        "kept.tmp",
+    ] {
+        let path = root.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let secret = f.ghp();
+        fs::write(&path, format!("{secret}\n")).unwrap();
+        secrets.push(secret);
+    }
+    fs::write(root.join(".gitignore"), "ignored/\n*.tmp\n!kept.tmp\n").unwrap();
+    fs::write(root.join("sub/.ignore"), "build/\n").unwrap();
+
+    let files = |out: &Output| -> Vec<String> {
+        String::from_utf8(out.stdout.clone())
+            .unwrap()
+            .lines()
+            .map(|l| l.split(":1:1: ").next().unwrap().to_string())
+            .collect()
+    };
+    let out = scan().arg(root).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_no_secret(&out, &secrets);
+    let r = root.display();
+    assert_eq!(
+        files(&out),
+        [".env", ".hidden/c.log", "a.log", "b.log", "kept.tmp", "sub/z.log"].map(|p| format!("{r}/{p}"))
+    );
+
+    // A file named explicitly is scanned even if an ignore file excludes it.
+    let out = scan().arg(root.join("ignored/x.log")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = scan().arg("--no-ignore").arg(root).output().unwrap();
+    assert_eq!(
+        files(&out),
+        [
+            ".env",
+            ".hidden/c.log",
+            "a.log",
+            "b.log",
+            "ignored/x.log",
+            "kept.tmp",
+            "sub/build/out.log",
+            "sub/trace.tmp",
+            "sub/z.log"
+        ]
+        .map(|p| format!("{r}/{p}"))
+    );
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn gzip_is_read_transparently() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = Fakes(13);
+    let (a, b) = (f.ghp(), f.ghp());
+    let plain = format!("one\ntwo {a}\n");
+    // Two gzip members (as `cat x.gz y.gz` makes); the second starts mid-line.
+    let mut multi = gzip(plain.as_bytes());
+    multi.extend(gzip(format!("three\nfour {b}\n").as_bytes()));
+    let named = dir.path().join("app.log.gz");
+    let unnamed = dir.path().join("app.log.1");
+    fs::write(&named, &multi).unwrap();
+    fs::write(&unnamed, &multi).unwrap();
+    let plain_path = dir.path().join("plain.log");
+    fs::write(&plain_path, &plain).unwrap();
+
+    for path in [&named, &unnamed] {
+        let out = scan().args(["--format", "json"]).arg(path).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_no_secret(&out, &[a.clone(), b.clone()]);
+        let hits = json_hits(&out.stdout);
+        let at: Vec<(u64, u64)> = hits
+            .iter()
+            .map(|h| (h["line"].as_u64().unwrap(), h["column"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(at, [(2, 5), (4, 6)]);
+    }
+    // The same fingerprint as the plain file gives.
+    let fp = |path: &Path| {
+        json_hits(&scan().args(["--format", "json"]).arg(path).output().unwrap().stdout)[0]["fingerprint"].clone()
+    };
+    assert_eq!(fp(&named), fp(&plain_path));
+
+    // gzip on standard input too.
+    let out = run_with_stdin(scan(), &multi);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
+}
+
+#[test]
+fn standard_input_when_no_path() {
+    let mut f = Fakes(17);
+    let ghp = f.ghp();
+    let out = run_with_stdin(scan(), format!("a\nb {ghp}\n").as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    assert_no_secret(&out, &[ghp]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("-:2:3: rule=github.classic "), "{text}");
+
+    let mut cmd = scan();
+    cmd.args(["--format", "json"]);
+    let out = run_with_stdin(cmd, b"clean\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+}
+
+/// One line of about `len` bytes, dense with secrets of three shapes (fixed and variable
+/// length) every 1 to 97 bytes, so that window cuts fall inside secrets. Returns the line and
+/// each secret's 1-based column.
+fn dense_line(f: &mut Fakes, len: usize) -> (String, Vec<(u64, String)>) {
+    let mut line = String::new();
+    let mut planted = Vec::new();
+    let mut step = 17;
+    while line.len() < len {
+        line.push_str(&"a".repeat(step));
+        line.push(' ');
+        let (secret, prefix) = match planted.len() % 3 {
+            0 => (f.ghp(), ""),
+            1 => (f.jwt(), "Bearer "),
+            _ => (f.alnum(32), "access_token="),
+        };
+        line.push_str(prefix);
+        planted.push((line.len() as u64 + 1, secret.clone()));
+        line.push_str(&secret);
+        line.push(' ');
+        step = (step * 7 + 13) % 97 + 1;
+    }
+    (line, planted)
+}
+
+/// A line far longer than the window is scanned in overlapping windows: every secret, whatever
+/// its place relative to the cuts, is reported once, at its column, with redaction's word.
+#[test]
+fn secrets_across_window_cuts_are_found_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // The window is raised to twice the rules' overlap (about 128 KiB): several windows' worth.
+    let (line, planted) = dense_line(&mut Fakes(19), 600_000);
+    let log = format!("before\n{line}\nafter\n");
+    let path = dir.path().join("long.log");
+    fs::write(&path, &log).unwrap();
+    let secrets: Vec<String> = planted.iter().map(|(_, s)| s.clone()).collect();
+    let expected: Vec<(u64, u64)> = planted.iter().map(|&(col, _)| (2, col)).collect();
+    for read_size in ["4093", "65521"] {
+        let small = ["--max-window", "1", "--read-size", read_size];
+        let out = scan()
+            .args(small)
+            .args(["--format", "json"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_no_secret(&out, &secrets);
+        let hits = json_hits(&out.stdout);
+        let got: Vec<(u64, u64)> = hits
+            .iter()
+            .map(|h| (h["line"].as_u64().unwrap(), h["column"].as_u64().unwrap()))
+            .collect();
+        assert!(
+            got == expected,
+            "read size {read_size}: {} hits, {} planted",
+            got.len(),
+            expected.len()
+        );
+
+        let redacted = bin().args(small).arg(&path).output().unwrap();
+        let words: Vec<String> = redacted_words(&redacted.stdout).into_iter().map(|(_, w)| w).collect();
+        let fps: Vec<&str> = hits.iter().map(|h| h["fingerprint"].as_str().unwrap()).collect();
+        assert!(
+            fps == words,
+            "read size {read_size}: fingerprints differ from redaction's words"
+        );
+    }
+}
+
+/// A single 96 MiB line is scanned in bounded memory, and columns stay right far into it.
+#[test]
+fn one_huge_line_keeps_memory_bounded() {
+    const LINE_MIB: usize = 96;
+    let mut f = Fakes(23);
+    let ghp = f.ghp();
+    let mut child = scan()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let mut chunk = vec![b'x'; 1 << 20];
+    chunk[999] = b' ';
+    chunk[1000..1000 + ghp.len()].copy_from_slice(ghp.as_bytes());
+    chunk[1000 + ghp.len()] = b' ';
+    let started = Instant::now();
+    let mut peak = 0;
+    for _ in 0..LINE_MIB {
+        stdin.write_all(&chunk).unwrap();
+        peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
+        assert!(started.elapsed() < Duration::from_secs(300), "too slow");
+    }
+    stdin.write_all(b"\n").unwrap();
+    peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
+    drop(stdin);
+    let text = reader.join().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    let columns: Vec<String> = text.lines().map(|l| l.split(':').nth(2).unwrap().to_string()).collect();
+    let expected: Vec<String> = (0..LINE_MIB).map(|i| ((i << 20) + 1001).to_string()).collect();
+    assert_eq!(columns, expected);
+    assert!(!text.contains(&ghp[..12]));
+    assert!(peak > 0 && peak < 64 * 1024, "peak RSS {peak} KiB");
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Input large enough for a progress bar, but stderr is a pipe: nothing is drawn.
+#[test]
+fn no_progress_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.log");
+    let mut f = Fakes(29);
+    let ghp = f.ghp();
+    let size = 80u64 << 20;
+    {
+        // Sparse: 80 MiB of NUL bytes (one long line) without writing them.
+        let file = fs::File::create(&path).unwrap();
+        file.set_len(size).unwrap();
+        let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        writeln!(file, " {ghp}").unwrap();
+    }
+    let out = scan().arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!("{}:1:{}: ", path.display(), size + 2)),
+        "{text}"
+    );
+}
+
+/// On a terminal (a pseudo-terminal from util-linux `script`, when installed), the same scan
+/// draws a progress bar on stderr, and the bar names files but never prints a secret.
+#[test]
+fn progress_bar_when_stderr_is_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.log");
+    let ghp = Fakes(41).ghp();
+    fs::File::create(&path).unwrap().set_len(80 << 20).unwrap();
+    writeln!(fs::OpenOptions::new().append(true).open(&path).unwrap(), " {ghp}").unwrap();
+    let report = dir.path().join("report.txt");
+    let command = format!(
+        "'{}' scan '{}' > '{}'",
+        env!("CARGO_BIN_EXE_tokenscrub"),
+        path.display(),
+        report.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("TOKENSCRUB_KEY", KEY)
+        .env_remove("XDG_STATE_HOME")
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(terminal.contains("/80.00 MiB"), "{terminal}");
+    assert!(terminal.contains("big.log"), "{terminal}");
+    assert_no_secret(&out, &[ghp]);
+    let text = fs::read_to_string(&report).unwrap();
+    assert!(
+        text.starts_with(&format!("{}:1:{}: ", path.display(), (80 << 20) + 2)),
+        "{text}"
+    );
+}
+
+/// When the reader of the report goes away, the scan stops quietly, still failing the gate.
+#[test]
+fn broken_pipe_still_exits_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.log");
+    let mut f = Fakes(31);
+    let lines: String = (0..20_000).map(|_| format!("t {}\n", f.ghp())).collect();
+    fs::write(&path, lines).unwrap();
+    let mut child = scan()
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The library scanner reports exactly the redactor's findings (the same places, the same
+/// fingerprints), with line and column recomputed here from the offsets, at every read size.
+#[test]
+fn scanner_agrees_with_the_redactor_at_every_read_size() {
+    let redactor: Redactor = RedactorBuilder::new().build(KEY.as_bytes()).unwrap();
+    let mut cases: Vec<Vec<u8>> = redactor
+        .rules()
+        .rules()
+        .iter()
+        .flat_map(|rule| rule.spec.examples.iter().map(|e| e.input.clone().into_bytes()))
+        .collect();
+    let mut f = Fakes(37);
+    cases.push(varied_log(&mut f).0);
+    cases.push(b"\n\n\r\n".to_vec());
+    cases.push(Vec::new());
+    let all: Vec<u8> = cases.iter().flat_map(|c| c.iter().copied().chain([b'\n'])).collect();
+    cases.push(all);
+    cases.push(dense_line(&mut f, 300_000).0.into_bytes());
+    let mut scratch = redactor.scratch();
+    let (mut decode, mut fps) = (Vec::new(), Vec::new());
+    // Window 0 is raised to the smallest the rules allow, so long lines are cut many times.
+    for (read_size, window) in [(1, 1 << 20), (7, 0), (4096, 0), (4096, 1 << 20), (256 << 10, 1 << 20)] {
+        let mut scanner = Scanner::new(
+            &redactor,
+            PipeConfig {
+                read_size,
+                window,
+                ..PipeConfig::default()
+            },
+        );
+        for case in &cases {
+            if read_size == 1 && case.len() > 20_000 {
+                continue;
+            }
+            redactor.find(case, 0..case.len(), &mut ScanState::default(), &mut scratch);
+            let findings = redactor.findings(&scratch);
+            redactor.fingerprints(case, findings, &mut decode, &mut fps);
+            let expected: Vec<(u64, u64, u64, u64)> = findings
+                .iter()
+                .zip(&fps)
+                .map(|(f, &fp)| {
+                    let (line, col) = line_col(case, f.start);
+                    (f.start as u64, line, col, fp)
+                })
+                .collect();
+            let mut got = Vec::new();
+            let bytes = scanner
+                .scan(&case[..], |hit| {
+                    got.push((hit.offset, hit.line, hit.column, hit.fingerprint));
+                    Ok::<(), std::convert::Infallible>(())
+                })
+                .unwrap();
+            assert_eq!(bytes, case.len() as u64);
+            assert!(
+                got == expected,
+                "read size {read_size}, window {window}: {:?}",
+                String::from_utf8_lossy(&case[..case.len().min(200)])
+            );
+        }
+    }
+}
