@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::fingerprint::{Fingerprinter, KeyTooShort};
 use crate::rules::{self, CompiledRule, RuleError, RuleSet, RuleSource};
 use crate::scan::{Finding, ScanScratch, ScanState, resolve_overlaps};
-use crate::structured::StructuredRules;
+use crate::structured::{SensitiveKeyError, StructuredRules};
 
 /// The replacement word, in double quotes where it replaces a bare JSON number.
 fn write_word(kind: &str, fingerprint: u64, quoted: bool, out: &mut Vec<u8>) {
@@ -45,6 +45,8 @@ pub enum BuildError {
     Rule(RuleError),
     /// The key is too short.
     Key(KeyTooShort),
+    /// An extra sensitive key name is unusable.
+    SensitiveKey(SensitiveKeyError),
 }
 
 impl std::fmt::Display for BuildError {
@@ -52,6 +54,7 @@ impl std::fmt::Display for BuildError {
         match self {
             BuildError::Rule(e) => e.fmt(f),
             BuildError::Key(e) => e.fmt(f),
+            BuildError::SensitiveKey(e) => e.fmt(f),
         }
     }
 }
@@ -70,12 +73,19 @@ impl From<KeyTooShort> for BuildError {
     }
 }
 
+impl From<SensitiveKeyError> for BuildError {
+    fn from(e: SensitiveKeyError) -> Self {
+        BuildError::SensitiveKey(e)
+    }
+}
+
 /// Builds a [`Redactor`] from rule sources and a key.
 #[derive(Debug, Default)]
 pub struct RedactorBuilder {
     builtin: bool,
     extra: Vec<RuleSource>,
     no_structured: bool,
+    sensitive_keys: Vec<String>,
 }
 
 impl RedactorBuilder {
@@ -85,6 +95,7 @@ impl RedactorBuilder {
             builtin: true,
             extra: Vec::new(),
             no_structured: false,
+            sensitive_keys: Vec::new(),
         }
     }
 
@@ -106,6 +117,13 @@ impl RedactorBuilder {
         self
     }
 
+    /// Adds key names whose values the key-aware pass treats as secrets, besides the built-in
+    /// ones (see [`StructuredRules::with_extra_keys`]); checked by `build`.
+    pub fn sensitive_keys(mut self, keys: impl IntoIterator<Item = String>) -> Self {
+        self.sensitive_keys.extend(keys);
+        self
+    }
+
     /// Compiles the rules and keys the fingerprints.
     pub fn build(self, key: &[u8]) -> Result<Redactor, BuildError> {
         let mut sources = if self.builtin {
@@ -116,9 +134,14 @@ impl RedactorBuilder {
         sources.extend(self.extra);
         let rules = rules::compile_sources(&sources)?;
         let mut redactor = Redactor::new(Arc::new(rules), Fingerprinter::new(key)?);
-        if self.no_structured {
-            redactor.structured = None;
+        // Checked even with the pass off: a bad name is an error at start-up either way.
+        for k in &self.sensitive_keys {
+            crate::structured::normalize_sensitive_key(k)?;
         }
+        redactor.structured = match redactor.structured.take() {
+            Some(s) if !self.no_structured => Some(s.with_extra_keys(&self.sensitive_keys)?),
+            _ => None,
+        };
         Ok(redactor)
     }
 }
