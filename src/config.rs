@@ -253,6 +253,7 @@ impl Settings {
             .rules(sources)
             .select(e.rules.selection.clone())
             .structured(e.structured)
+            .sensitive_keys(e.sensitive_keys.iter().cloned())
             .replacement(replacement)
             .allow(allow)
             .build(&key.bytes)
@@ -268,6 +269,10 @@ impl Settings {
                     err(&field, r.to_string())
                 }
                 BuildError::Key(k) => err("key", k.to_string()),
+                BuildError::SensitiveKey(k) => {
+                    let i = e.sensitive_keys.iter().position(|s| *s == k.key).unwrap_or(0);
+                    err(&format!("structured.sensitive_keys[{i}]"), k.to_string())
+                }
             })?;
         Ok(Built { redactor, key })
     }
@@ -431,7 +436,9 @@ impl ConfigFile {
             self.spans.insert("structured.enabled".into(), b.span());
         }
         s.engine.sensitive_keys = self.list("structured.sensitive_keys", raw.structured.sensitive_keys, |_, k| {
-            check_sensitive_key(&k).map(|()| k)
+            crate::structured::normalize_sensitive_key(&k)
+                .map(|_| k)
+                .map_err(|e| e.reason)
         })?;
 
         s.engine.allow_values = self.list("allow.values", raw.allow.values, nonempty)?;
@@ -535,15 +542,6 @@ impl ConfigFile {
         }
         Ok(out)
     }
-}
-
-// TODO(merge): the structured pass's own key check replaces this once it lands.
-fn check_sensitive_key(key: &str) -> Result<(), String> {
-    let normal = key.bytes().filter(|b| !b"_-. ".contains(b)).count();
-    if normal < 3 {
-        return Err("a sensitive key needs at least 3 letters or digits".into());
-    }
-    Ok(())
 }
 
 fn nonempty(_: &ConfigFile, s: String) -> Result<String, String> {

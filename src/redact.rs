@@ -7,7 +7,7 @@ use crate::fingerprint::{Fingerprinter, KeyTooShort};
 use crate::replacement::Replacement;
 use crate::rules::{self, CompiledRule, RuleError, RuleSet, RuleSource, Selection};
 use crate::scan::{Finding, ScanScratch, ScanState, resolve_overlaps};
-use crate::structured::StructuredRules;
+use crate::structured::{SensitiveKeyError, StructuredRules};
 
 /// An immutable redaction engine: compiled rules plus the fingerprint key. `Send + Sync` and
 /// cheap to clone (an `Arc` inside); per-thread mutable state lives in [`Scratch`].
@@ -39,6 +39,8 @@ pub enum BuildError {
     Rule(RuleError),
     /// The key is too short.
     Key(KeyTooShort),
+    /// An extra sensitive key name is unusable.
+    SensitiveKey(SensitiveKeyError),
 }
 
 impl std::fmt::Display for BuildError {
@@ -46,6 +48,7 @@ impl std::fmt::Display for BuildError {
         match self {
             BuildError::Rule(e) => e.fmt(f),
             BuildError::Key(e) => e.fmt(f),
+            BuildError::SensitiveKey(e) => e.fmt(f),
         }
     }
 }
@@ -64,6 +67,12 @@ impl From<KeyTooShort> for BuildError {
     }
 }
 
+impl From<SensitiveKeyError> for BuildError {
+    fn from(e: SensitiveKeyError) -> Self {
+        BuildError::SensitiveKey(e)
+    }
+}
+
 /// Builds a [`Redactor`] from rule sources and a key.
 #[derive(Debug, Default)]
 pub struct RedactorBuilder {
@@ -73,6 +82,7 @@ pub struct RedactorBuilder {
     selection: Selection,
     replacement: Replacement,
     allow: Allowlist,
+    sensitive_keys: Vec<String>,
 }
 
 impl RedactorBuilder {
@@ -120,6 +130,13 @@ impl RedactorBuilder {
         self
     }
 
+    /// Adds key names whose values the key-aware pass treats as secrets, besides the built-in
+    /// ones (see [`StructuredRules::with_extra_keys`]); checked by `build`.
+    pub fn sensitive_keys(mut self, keys: impl IntoIterator<Item = String>) -> Self {
+        self.sensitive_keys.extend(keys);
+        self
+    }
+
     /// Compiles the rules and keys the fingerprints.
     pub fn build(self, key: &[u8]) -> Result<Redactor, BuildError> {
         let mut sources = if self.builtin {
@@ -130,9 +147,14 @@ impl RedactorBuilder {
         sources.extend(self.extra);
         let rules = rules::compile_selected(&sources, &self.selection)?;
         let mut redactor = Redactor::new(Arc::new(rules), Fingerprinter::new(key)?);
-        if self.no_structured {
-            redactor.structured = None;
+        // Checked even with the pass off: a bad name is an error at start-up either way.
+        for k in &self.sensitive_keys {
+            crate::structured::normalize_sensitive_key(k)?;
         }
+        redactor.structured = match redactor.structured.take() {
+            Some(s) if !self.no_structured => Some(s.with_extra_keys(&self.sensitive_keys)?),
+            _ => None,
+        };
         redactor.replacement = self.replacement;
         redactor.allow = (!self.allow.is_empty()).then(|| Arc::new(self.allow));
         Ok(redactor)

@@ -487,3 +487,31 @@ fn oversize_lines_are_dropped_with_a_marker_and_counted() {
     let report: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
     assert!(report["fail_closed"].to_string().contains("oversize"), "{report}");
 }
+
+#[test]
+fn extra_sensitive_keys_from_the_file_are_redacted_whatever_their_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "c.toml", "[structured]\nsensitive_keys = [\"ssn\"]\n");
+    let input = "{\"user\":\"bob\",\"user_SSN\":\"123-45-6789\"}\nmsg=ok patient.ssn=987-65-4321\n";
+    let mut cmd = bin();
+    cmd.arg("--config").arg(&cfg);
+    let text = stdout(&run(cmd, input));
+    assert!(!text.contains("123-45-6789") && !text.contains("987-65-4321"), "{text}");
+    assert!(text.starts_with("{\"user\":\"bob\",\"user_SSN\":\"REDACTED:"), "{text}");
+    serde_json::from_str::<serde_json::Value>(text.lines().next().unwrap()).unwrap();
+    // Without the file, the same values pass.
+    assert_eq!(stdout(&run(bin(), input)), input);
+
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "[structured]\nsensitive_keys = [\"ok_key\", \"x\"]\n",
+    );
+    let out = check(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:2: field 'structured.sensitive_keys[1]'", bad.display())),
+        "{err}"
+    );
+}
