@@ -230,14 +230,12 @@ impl Settings {
         for (i, dir) in e.rules.dirs.iter().enumerate() {
             sources.extend(rules::load_dir(dir).map_err(|r| err(&format!("rules.dirs[{i}]"), r.to_string()))?);
         }
-        let replacement = Replacement::new(e.template.as_deref(), e.key_id.as_deref()).map_err(|reason| {
-            let field = if reason.contains("key id") && e.template.is_none() {
-                "key.id"
-            } else {
-                "replacement.template"
-            };
-            err(field, reason)
-        })?;
+        if let Some(id) = &e.key_id {
+            crate::replacement::check_key_id(id).map_err(|reason| err("key.id", reason))?;
+        }
+        // With a valid key id, only a template the user wrote can fail.
+        let replacement = Replacement::new(e.template.as_deref(), e.key_id.as_deref())
+            .map_err(|reason| err("replacement.template", reason))?;
         let allow = Allowlist::new(&e.allow_values, &e.allow_patterns)
             .map_err(|b| err(&format!("allow.patterns[{}]", b.index), b.reason))?;
         // The key last: everything else is checked without touching the state directory.
@@ -276,6 +274,18 @@ impl Settings {
             })?;
         Ok(Built { redactor, key })
     }
+}
+
+/// Builds the redactor `settings` describe. An error about a field `file` sets is located
+/// in the file; any other came from the command line (the defaults are all valid).
+pub fn build_located(settings: &Settings, file: Option<&ConfigFile>) -> Result<Built, ConfigError> {
+    settings.build_redactor().map_err(|e| match file {
+        Some(f) if e.field.as_deref().is_some_and(|field| f.sets(field)) => f.locate(e),
+        _ => ConfigError {
+            file: "command line".into(),
+            ..e
+        },
+    })
 }
 
 /// The field of the selector a selection error names (`rules.disable[1]`).

@@ -125,6 +125,21 @@ struct ExposureArgs {
     max_credentials: usize,
 }
 
+impl ConfigArgs {
+    /// The config file in use: named, or the default one if it exists, or none.
+    fn path(&self) -> Option<PathBuf> {
+        if self.no_config {
+            return None;
+        }
+        self.config.clone().or_else(config::default_path)
+    }
+
+    /// Loads the file in use, if any.
+    fn load(&self) -> Result<Option<ConfigFile>, ConfigError> {
+        self.path().map(|p| ConfigFile::load(&p)).transpose()
+    }
+}
+
 #[derive(Debug, Args)]
 struct RuleArgs {
     /// Add the rule files (*.toml) of DIR to the built-in ones (repeatable) [default: none].
@@ -137,6 +152,15 @@ struct RuleArgs {
     /// Keep only these rules: selectors as for --disable (repeatable) [default: all].
     #[arg(long, value_name = "SELECTOR")]
     enable: Vec<String>,
+}
+
+impl RuleArgs {
+    /// Adds these flags' rule directories and selectors to `rules` (lists add to the file's).
+    fn add_to(&self, rules: &mut config::RuleSettings) {
+        rules.dirs.extend(self.patterns.iter().cloned());
+        rules.selection.enable.extend(self.enable.iter().cloned());
+        rules.selection.disable.extend(self.disable.iter().cloned());
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,23 +408,12 @@ impl CommandLine {
         self.explicit.contains(id)
     }
 
-    /// The config file in use: named, or the default one if it exists, or none.
-    fn config_path(&self) -> Option<PathBuf> {
-        if self.args.config.no_config {
-            return None;
-        }
-        self.args.config.config.clone().or_else(config::default_path)
-    }
-
     /// The settings in force: defaults, then `file`, then the flags set here.
     fn settings(&self, file: Option<&ConfigFile>) -> Settings {
         let mut s = file.map_or_else(Settings::default, |f| f.settings.clone());
         let a = &self.args;
         let e = &mut s.engine;
-        // Lists add to the file's.
-        e.rules.dirs.extend(a.rules.patterns.iter().cloned());
-        e.rules.selection.enable.extend(a.rules.enable.iter().cloned());
-        e.rules.selection.disable.extend(a.rules.disable.iter().cloned());
+        a.rules.add_to(&mut e.rules);
         if self.set("no_structured") {
             e.structured = !a.no_structured;
         }
@@ -447,15 +460,9 @@ impl CommandLine {
     /// Loads the config file (if any) and builds the redactor. Errors name the file and line
     /// when the file is at fault, else the flag.
     fn load(&self) -> Result<(Settings, Built), ConfigError> {
-        let file = self.config_path().map(|p| ConfigFile::load(&p)).transpose()?;
+        let file = self.args.config.load()?;
         let settings = self.settings(file.as_ref());
-        let built = settings.build_redactor().map_err(|e| match &file {
-            Some(f) if e.field.as_deref().is_some_and(|field| f.sets(field)) => f.locate(e),
-            _ => ConfigError {
-                file: "command line".into(),
-                ..e
-            },
-        })?;
+        let built = config::build_located(&settings, file.as_ref())?;
         Ok((settings, built))
     }
 }
@@ -463,32 +470,15 @@ impl CommandLine {
 /// The scan-only mode: the config file's rules, allowlists, key and replacement, with the
 /// scan's own flags over them.
 fn scan(args: ScanArgs) -> Result<ExitCode> {
-    let path = if args.config.no_config {
-        None
-    } else {
-        args.config.config.clone().or_else(config::default_path)
-    };
-    let file = path.map(|p| ConfigFile::load(&p)).transpose()?;
+    let file = args.config.load()?;
     let mut settings = file.as_ref().map_or_else(Settings::default, |f| f.settings.clone());
     let engine = &mut settings.engine;
-    engine.rules.dirs.extend(args.rules.patterns.iter().cloned());
-    engine.rules.selection.enable.extend(args.rules.enable.iter().cloned());
-    engine
-        .rules
-        .selection
-        .disable
-        .extend(args.rules.disable.iter().cloned());
+    args.rules.add_to(&mut engine.rules);
     engine.structured &= !args.no_structured;
     if let Some(key) = &args.key_file {
         engine.key_file = Some(key.clone());
     }
-    let built = settings.build_redactor().map_err(|e| match &file {
-        Some(f) if e.field.as_deref().is_some_and(|field| f.sets(field)) => f.locate(e),
-        _ => ConfigError {
-            file: "command line".into(),
-            ..e
-        },
-    })?;
+    let built = config::build_located(&settings, file.as_ref())?;
     if let Some(notice) = built.key.notice() {
         eprintln!("{notice}");
     }
@@ -638,7 +628,9 @@ fn handle_reload(
                         let rules = built.redactor.rules().rules().len();
                         shared.replace(built.redactor);
                         let from = command_line
-                            .config_path()
+                            .args
+                            .config
+                            .path()
                             .map_or_else(|| "the command line".to_string(), |p| p.display().to_string());
                         eprintln!("tokenscrub: reloaded {from} ({rules} rules)");
                         if settings.limits != started.limits || settings.exposure != started.exposure {

@@ -1,40 +1,21 @@
 //! The binary as a user runs it: real processes, pipes and files.
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const KEY: &str = "cli test key: 0123456789abcdef0123456789";
 const GHP: &str = "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";
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tokenscrub"));
-    // No config file but the ones a test names.
-    c.env("TOKENSCRUB_KEY", KEY)
-        .env("XDG_CONFIG_HOME", "/nonexistent/tokenscrub-test")
-        .env_remove("TOKENSCRUB_CONFIG")
-        .env_remove("XDG_STATE_HOME");
-    c
-}
+use common::run_with_stdin;
 
-fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
+fn bin() -> Command {
+    common::tokenscrub(KEY)
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The config file as users run it: real files, real processes, and SIGHUP sent to a binary
 //! while it streams.
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -13,29 +15,11 @@ const GHP: &str = "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";
 
 /// The binary with a known key and no config file but the ones tests name.
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tokenscrub"));
-    c.env("TOKENSCRUB_KEY", KEY)
-        .env("XDG_CONFIG_HOME", "/nonexistent/tokenscrub-test")
-        .env_remove("TOKENSCRUB_CONFIG")
-        .env_remove("XDG_STATE_HOME");
-    c
+    common::tokenscrub(KEY)
 }
 
-fn run(mut cmd: Command, input: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.as_bytes().to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
+fn run(cmd: Command, input: &str) -> Output {
+    common::run_with_stdin(cmd, input.as_bytes())
 }
 
 fn stdout(out: &Output) -> String {

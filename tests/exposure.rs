@@ -2,6 +2,8 @@
 //! loopback during a run, `--otlp-metrics` pushed to a loopback receiver, and SIGTERM. Every
 //! test also checks that no known secret, and no raw identifying claim, appears in any output.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
@@ -17,13 +19,7 @@ const SUB: &str = "subject-alice-4711";
 const EMAIL: &str = "alice.secret@example.com";
 
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tokenscrub"));
-    // No config file but the ones a test names.
-    c.env("TOKENSCRUB_KEY", KEY)
-        .env("XDG_CONFIG_HOME", "/nonexistent/tokenscrub-test")
-        .env_remove("TOKENSCRUB_CONFIG")
-        .env_remove("XDG_STATE_HOME");
-    c
+    common::tokenscrub(KEY)
 }
 
 fn jwt(header: &str, payload: &str) -> String {
@@ -69,15 +65,9 @@ fn assert_no_secret(what: &str, text: &str) {
 }
 
 fn run(args: &[&str], input: &str) -> Output {
-    let mut child = bin()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    let mut cmd = bin();
+    cmd.args(args);
+    common::run_with_stdin(cmd, input.as_bytes())
 }
 
 fn read_report(path: &std::path::Path) -> Value {

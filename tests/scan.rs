@@ -4,6 +4,8 @@
 //! Every credential here is fake and built at run time; every process test checks that no
 //! secret, nor any 8-byte piece of one, reaches stdout or stderr.
 
+mod common;
+
 use std::collections::HashSet;
 use std::fs;
 use std::io::{Read, Write};
@@ -23,36 +25,16 @@ use tokenscrub::{Redactor, RedactorBuilder};
 
 const KEY: &str = "scan test key: 0123456789abcdef0123456789";
 
+use common::run_with_stdin;
+
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tokenscrub"));
-    c.env("TOKENSCRUB_KEY", KEY)
-        .env("XDG_CONFIG_HOME", "/nonexistent/tokenscrub-test")
-        .env_remove("TOKENSCRUB_CONFIG")
-        .env_remove("XDG_STATE_HOME");
-    c
+    common::tokenscrub(KEY)
 }
 
 fn scan() -> Command {
     let mut c = bin();
     c.arg("scan");
     c
-}
-
-fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
 }
 
 /// Deterministic fake material: xorshift over a seed.
