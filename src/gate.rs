@@ -297,7 +297,7 @@ fn prefix_hits_avx2(table: &[u64; TABLE_WORDS], bytes: &[u8; 16]) -> u32 {
 }
 
 /// True when the vector path may run on this CPU.
-fn avx2_detected() -> bool {
+pub(crate) fn avx2_detected() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2")

@@ -12,8 +12,11 @@
 //!   holding escaped JSON is walked as above, and `Name(key=value, ...)` is read as a Python call.
 //! - **Go and Python dumps** (`dump`): `map[k:v]` and `map[string]string{"k":"v"}`, `&{Field:v}`,
 //!   `{'k': 'v'}` and the calls inside them, wherever they sit in a line. One multi-literal SIMD
-//!   search over the whole block finds their markers; a block without `map[`, `&{` or `{'` costs
-//!   that one pass and nothing else.
+//!   search over the line finds their markers.
+//!
+//! A line reaches the readers only when the key gate (`keygate`) sees, before some `:`, `=` or
+//! `,`, bytes that may end a sensitive key; on most lines of most logs it sees none, and the
+//! line costs that one SIMD pass.
 //!
 //! Values under sensitive keys become findings, which then go through the same overlap
 //! resolution as the rules' findings. A vendor rule that matches the same span names the kind;
@@ -49,6 +52,7 @@
 
 mod dump;
 mod json;
+mod keygate;
 
 use std::sync::Arc;
 
@@ -397,6 +401,8 @@ pub struct StructuredRules {
     extra_keys: Arc<[Box<[u8]>]>,
     /// The markers of the dumps, in the order of [`DUMP_MARKERS`].
     dump_markers: AhoCorasick,
+    /// Which lines can hold a sensitive key, by the built-in and extra keys.
+    key_gate: Arc<keygate::KeyGate>,
 }
 
 /// What starts a dump: `map[` (found by its `p[`), `&{` and `{'`. One searcher for the three
@@ -420,6 +426,7 @@ impl StructuredRules {
             basic: find("http.authorization_basic")?,
             cookie: find("http.session_cookie")?,
             extra_keys: Arc::new([]),
+            key_gate: Arc::new(keygate::KeyGate::new(&[])),
             dump_markers: AhoCorasick::builder()
                 .kind(Some(AhoCorasickKind::DFA))
                 .match_kind(MatchKind::LeftmostFirst)
@@ -443,6 +450,7 @@ impl StructuredRules {
                 all.push(normalized);
             }
         }
+        self.key_gate = Arc::new(keygate::KeyGate::new(&all));
         self.extra_keys = all.into();
         Ok(self)
     }
@@ -486,35 +494,51 @@ impl StructuredRules {
         }
     }
 
-    /// Appends the structured findings of every line of `hay[range]` to `out`.
+    /// Appends the structured findings of every line of `hay[range]` to `out`. Only lines where
+    /// the key gate sees a possible sensitive key are read (see [`keygate`]).
     pub fn find(&self, hay: &[u8], range: std::ops::Range<usize>, out: &mut Vec<Finding>) {
-        let region = &hay[range.clone()];
-        // Blocks with neither a JSON record, a dump nor a `key=value` pair: one SIMD pass rules
-        // them out (every form read here has one of these bytes).
-        if memchr::memchr3(b'{', b'[', b'=', region).is_none() {
-            return;
+        let mut emit = Emit { hay, rules: self, out };
+        let mut from = range.start;
+        while from < range.end
+            && let Some(t) = self.key_gate.next_open(hay, range.start, from, range.end)
+        {
+            let line_start = memchr::memrchr(b'\n', &hay[range.start..t]).map_or(range.start, |i| range.start + i + 1);
+            let line_end = memchr::memchr(b'\n', &hay[t..range.end]).map_or(range.end, |i| t + i);
+            self.read_line(emit.reborrow(), line_start, line_end);
+            from = line_end + 1;
         }
+    }
+
+    /// Every reader, on the line `hay[start..end]`.
+    fn read_line(&self, mut emit: Emit<'_, '_>, start: usize, end: usize) {
+        let hay = emit.hay;
+        let first = hay[start..end]
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map(|i| start + i);
+        if let Some(first) = first
+            && matches!(hay[first], b'{' | b'[')
+        {
+            json::walk_line(emit.reborrow(), first, end);
+        } else if first.is_some() {
+            self.logfmt(emit.reborrow(), start, end);
+        }
+        self.dumps(emit, start..end);
+    }
+
+    /// All lines, ungated: the reference the gate is tested against.
+    #[cfg(test)]
+    fn find_ungated(&self, hay: &[u8], range: std::ops::Range<usize>, out: &mut Vec<Finding>) {
         let mut emit = Emit { hay, rules: self, out };
         let mut line_start = range.start;
         while line_start < range.end {
             let line_end = memchr::memchr(b'\n', &hay[line_start..range.end]).map_or(range.end, |i| line_start + i);
-            let first = hay[line_start..line_end]
-                .iter()
-                .position(|b| !b.is_ascii_whitespace())
-                .map(|i| line_start + i);
-            if let Some(first) = first
-                && matches!(hay[first], b'{' | b'[')
-            {
-                json::walk_line(emit.reborrow(), first, line_end);
-            } else if first.is_some() {
-                self.logfmt(emit.reborrow(), line_start, line_end);
-            }
+            self.read_line(emit.reborrow(), line_start, line_end);
             line_start = line_end + 1;
         }
-        self.dumps(emit, range);
     }
 
-    /// Go and Python dumps, wherever they sit: their markers are searched over the whole block.
+    /// Go and Python dumps, wherever they sit in `range` (one line, or several).
     fn dumps(&self, mut emit: Emit<'_, '_>, range: std::ops::Range<usize>) {
         let hay = emit.hay;
         let mut pos = range.start;
