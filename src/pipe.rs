@@ -403,10 +403,10 @@ impl Cutter {
                     }
                 }
             }
-            if let Some(line_end) = last_newline.filter(|&e| e > self.input.start) {
-                if !self.lines(line_end, tap, handle)? {
-                    return Ok(bytes_in);
-                }
+            if let Some(line_end) = last_newline.filter(|&e| e > self.input.start)
+                && !self.lines(line_end, tap, handle)?
+            {
+                return Ok(bytes_in);
             }
             if policy == OversizePolicy::Drop && max_line > 0 && self.input.unwritten() > max_line {
                 Self::count_oversize(tap);

@@ -34,10 +34,10 @@ impl Validators {
                 }
             }
         }
-        if let Some(e) = min_entropy {
-            if !(0.0..=8.0).contains(&e) {
-                return Err(format!("min_entropy {e} is outside 0..=8 bits per byte"));
-            }
+        if let Some(e) = min_entropy
+            && !(0.0..=8.0).contains(&e)
+        {
+            return Err(format!("min_entropy {e} is outside 0..=8 bits per byte"));
         }
         Ok(v)
     }
@@ -53,10 +53,10 @@ impl Validators {
         if self.sensitive_key && key.is_some_and(is_insensitive_key) {
             return false;
         }
-        if let Some(min) = self.min_entropy {
-            if shannon_entropy(secret) < min {
-                return false;
-            }
+        if let Some(min) = self.min_entropy
+            && shannon_entropy(secret) < min
+        {
+            return false;
         }
         if self.basic_auth && !is_basic_credentials(secret) {
             return false;
