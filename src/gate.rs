@@ -494,7 +494,7 @@ impl ByteTables {
 }
 
 /// True when the 64-lane path may run on this CPU.
-fn vbmi_detected() -> bool {
+pub(crate) fn vbmi_detected() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")

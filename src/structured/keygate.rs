@@ -44,6 +44,12 @@ pub(super) struct KeyGate {
     key_end: NibbleSet,
     /// AVX2 was detected at run time: [`KeyGate::next_open`] takes the vector prefilter.
     avx2: bool,
+    /// The words' last two bytes as a pair table (as `gate::ByteTables::pair` keys them):
+    /// the AVX-512 prefilter's exact-pair test.
+    last_pairs: [u8; 128],
+    /// AVX-512 with VBMI was detected at run time: [`KeyGate::next_open`] takes the 64-lane
+    /// prefilter.
+    vbmi: bool,
 }
 
 /// A set of ASCII bytes as two 16-byte nibble tables, one bit per high nibble: exact, because
@@ -87,6 +93,8 @@ impl KeyGate {
             off: false,
             key_end: NibbleSet::default(),
             avx2: crate::gate::avx2_detected(),
+            last_pairs: [0; 128],
+            vbmi: crate::gate::vbmi_detected(),
         };
         for b in [b'_', b'-', b'.', b' ', b'\t', b'\\'] {
             gate.key_end.insert(b);
@@ -103,6 +111,8 @@ impl KeyGate {
             let last = word[word.len() - 1];
             gate.key_end.insert(last);
             gate.key_end.insert(last.to_ascii_uppercase());
+            let (byte, bit) = last_pair_slot(last, word[word.len() - 2]);
+            gate.last_pairs[byte] |= bit;
             gate.words.push(word.into());
         }
         debug_assert!(gate.longest <= KEY_BUF);
@@ -117,15 +127,24 @@ impl KeyGate {
             return (from < end).then_some(from);
         }
         let is_open = |t: usize| TERMINATORS.contains(&hay[t]) && self.may_end_sensitive_key(hay, lo, t);
-        // The vector path reads two bytes back from each position.
-        let mut i = from.max(lo + 2).min(end);
+        // The vector paths read up to eight bytes back from each position.
+        let mut i = from.max(lo + 8).min(end);
         if let Some(t) = (from..i).find(|&t| is_open(t)) {
             return Some(t);
         }
         #[cfg(target_arch = "x86_64")]
+        if self.vbmi {
+            // SAFETY: `vbmi` is true only when the CPU said it has AVX-512 F, BW and VBMI (see
+            // `gate`); `i >= lo + 8`.
+            match unsafe { self.next_open_vbmi(hay, lo, i, end) } {
+                Ok(found) => return found,
+                Err(rest) => i = rest,
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
         if self.avx2 {
-            // SAFETY: `avx2` is true only when the CPU said it has AVX2 (see `gate`).
-            match unsafe { self.next_open_avx2(hay, lo, from, end) } {
+            // SAFETY: `avx2` is true only when the CPU said it has AVX2 (see `gate`); `i >= lo + 8`.
+            match unsafe { self.next_open_avx2(hay, lo, i, end) } {
                 Ok(found) => return found,
                 Err(rest) => i = rest,
             }
@@ -145,6 +164,63 @@ impl KeyGate {
             i += 16;
         }
         (i..end).find(|&t| is_open(t))
+    }
+
+    /// The 64-lane prefilter: a terminator passes when the two bytes before it (before its
+    /// quote, if a quote precedes it) are, by their low five bits, the last two bytes of a word
+    /// ([`KeyGate::last_pairs`], one `vpermi2b`), or when a space, tab, separator or backslash
+    /// sits among them (the scalar test reads further then), or a backslash among the eight
+    /// bytes before it (an escape may end there). Every terminator the scalar test would accept
+    /// passes. `Err` gives where the next path takes over. Needs `from >= lo + 8`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx2")]
+    fn next_open_vbmi(&self, hay: &[u8], lo: usize, from: usize, end: usize) -> Result<Option<usize>, usize> {
+        use std::arch::x86_64::*;
+        let hay = &hay[..end];
+        // SAFETY (all loads below): 64 bytes inside `last_pairs` or inside `hay` (`i - 8 >= lo`
+        // and `i + 64 <= hay.len()`), without alignment requirement.
+        let load = |p: *const u8| unsafe { _mm512_loadu_si512(p.cast::<__m512i>()) };
+        let (pairs_lo, pairs_hi) = (load(self.last_pairs.as_ptr()), load(self.last_pairs[64..].as_ptr()));
+        let bit_of = _mm512_broadcast_i32x4(_mm_setr_epi8(
+            1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128,
+        ));
+        let eq = |v: __m512i, b: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b as i8));
+        let special = |v: __m512i| eq(v, b' ') | eq(v, b'\t') | eq(v, b'_') | eq(v, b'-') | eq(v, b'.') | eq(v, b'\\');
+        let mut i = from;
+        while i + 64 <= hay.len() {
+            let p = hay[i..].as_ptr();
+            // SAFETY: see above.
+            let (v0, v1, v2, v3) = unsafe { (load(p), load(p.sub(1)), load(p.sub(2)), load(p.sub(3))) };
+            let [a, b, c] = TERMINATORS;
+            let term = eq(v0, a) | eq(v0, b) | eq(v0, c);
+            if term == 0 {
+                i += 64;
+                continue;
+            }
+            let quoted = eq(v1, b'"') | eq(v1, b'\'');
+            let last = _mm512_mask_blend_epi8(quoted, v1, v2);
+            let second = _mm512_mask_blend_epi8(quoted, v2, v3);
+            // `last_pair_slot`: byte ((last & 31) << 2) | ((second & 31) >> 3), bit second & 7.
+            let index = _mm512_or_si512(
+                _mm512_and_si512(_mm512_slli_epi16::<2>(last), _mm512_set1_epi8(0x7c)),
+                _mm512_and_si512(_mm512_srli_epi16::<3>(second), _mm512_set1_epi8(0x03)),
+            );
+            let bit = _mm512_shuffle_epi8(bit_of, _mm512_and_si512(second, _mm512_set1_epi8(7)));
+            let pair = _mm512_test_epi8_mask(_mm512_permutex2var_epi8(pairs_lo, index, pairs_hi), bit);
+            // SAFETY: see above.
+            let before = load(unsafe { p.sub(8) });
+            let escapes = escape_within_8(eq(before, b'\\'), eq(v0, b'\\'));
+            let mut mask = term & (pair | special(v1) | (quoted & special(v2)) | special(second) | escapes);
+            while mask != 0 {
+                let t = i + mask.trailing_zeros() as usize;
+                if self.may_end_sensitive_key(hay, lo, t) {
+                    return Ok(Some(t));
+                }
+                mask &= mask - 1;
+            }
+            i += 64;
+        }
+        Err(i)
     }
 
     /// The vector prefilter: 32 positions per step, each a terminator whose previous byte (or,
@@ -187,7 +263,12 @@ impl KeyGate {
             let term = _mm256_or_si256(_mm256_or_si256(eq(v0, a), eq(v0, b)), eq(v0, c));
             let quote1 = _mm256_or_si256(eq(v1, b'"'), eq(v1, b'\''));
             let key_end = _mm256_or_si256(in_key_end(v1), _mm256_and_si256(quote1, in_key_end(v2)));
-            let mut mask = _mm256_movemask_epi8(_mm256_and_si256(term, key_end)) as u32;
+            let backslashes = |v: __m256i| u64::from(_mm256_movemask_epi8(eq(v, b'\\')) as u32);
+            // SAFETY: `i - 8 >= lo`, inside `hay`.
+            let before = unsafe { _mm256_loadu_si256(hay.as_ptr().add(i - 8).cast::<__m256i>()) };
+            let escapes = escape_within_8(backslashes(before), backslashes(v0)) as u32;
+            let passing = _mm256_movemask_epi8(_mm256_and_si256(term, key_end)) as u32 | escapes;
+            let mut mask = passing & _mm256_movemask_epi8(term) as u32;
             while mask != 0 {
                 let t = i + mask.trailing_zeros() as usize;
                 if self.may_end_sensitive_key(hay, lo, t) {
@@ -234,6 +315,12 @@ impl KeyGate {
         }
         if n < 2 {
             return false;
+        }
+        // The two bytes read may end an escape (`passwor\u0064`): then only the decoding tells.
+        // (`contains` would call memchr, whose set-up costs more than five bytes.)
+        #[allow(clippy::manual_contains)]
+        if key[j.saturating_sub(5)..j].iter().any(|&b| b == b'\\') {
+            return true;
         }
         let candidates = self.by_last[usize::from(last[0])] & self.by_second_last[usize::from(last[1])];
         candidates != 0 && self.ends_with_candidate(key, candidates)
@@ -306,6 +393,25 @@ const NOT_KEY: u8 = 0;
 const SEPARATOR: u8 = 1;
 const BACKSLASH: u8 = 2;
 
+/// Bit `k` set when a backslash sits among the eight bytes before position `k` of a step:
+/// `before` has a bit per byte from eight bytes before the step, `at` one per byte of the step.
+#[inline(always)]
+fn escape_within_8(before: u64, at: u64) -> u64 {
+    // Bit j of `all` is byte j - 8 of the step.
+    let all = u128::from(before) | u128::from(at) << 8;
+    let spread2 = all | all >> 1;
+    let spread4 = spread2 | spread2 >> 2;
+    (spread4 | spread4 >> 4) as u64
+}
+
+/// Byte and bit of [`KeyGate::last_pairs`] for a word ending in `second`, `last`.
+fn last_pair_slot(last: u8, second: u8) -> (usize, u8) {
+    (
+        usize::from(((last & 31) << 2) | ((second & 31) >> 3)),
+        1 << (second & 7),
+    )
+}
+
 /// Bit `i` set when `bytes[i]` is one of [`TERMINATORS`].
 #[inline(always)]
 fn terminator_mask(bytes: &[u8; 16]) -> u32 {
@@ -367,6 +473,9 @@ mod tests {
         "db_password",
         "pass\\u0077ord",
         "p\\u0061ssword",
+        "passwor\\u0064",
+        "API_KE\\u0059",
+        "passwor_d",
         "\\u0070assword",
         "api_key",
         "X-Api-Key",
@@ -428,9 +537,17 @@ mod tests {
         for rules in [&plain, &extra] {
             for shape in SHAPES {
                 for key in SENSITIVE.iter().chain(OTHER) {
-                    let hay = line(shape, key, "s3cr3tVal");
-                    let gated = spans(rules, hay.as_bytes(), true);
-                    assert_eq!(gated, spans(rules, hay.as_bytes(), false), "{hay}");
+                    // A line before it, of every length around the vector paths' 32 and 64
+                    // bytes, so that the record sits at every alignment of their steps.
+                    for pad in (0..72).chain([130, 200]) {
+                        let hay = format!(
+                            "{}\n{}",
+                            "level=info ".repeat(pad / 11 + 1)[..pad].trim_end(),
+                            line(shape, key, "s3cr3tVal")
+                        );
+                        let gated = spans(rules, hay.as_bytes(), true);
+                        assert_eq!(gated, spans(rules, hay.as_bytes(), false), "{hay}");
+                    }
                 }
             }
         }
@@ -505,8 +622,31 @@ time=2026 level=info msg="cache hit" key=orders:17 component=billing duration=3m
         proptest::collection::vec(proptest::sample::select(pieces), 0..60).prop_map(|v| v.concat().into_bytes())
     }
 
+    /// Every terminator `next_open` stops at, from the start of `hay`.
+    fn opens(gate: &KeyGate, hay: &[u8]) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        while let Some(t) = gate.next_open(hay, 0, from, hay.len()) {
+            out.push(t);
+            from = t + 1;
+        }
+        out
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// The AVX-512, AVX2 and scalar paths stop at the same terminators: the vector
+        /// prefilters only skip terminators the scalar test rejects.
+        #[test]
+        fn every_path_stops_at_the_same_terminators(hay in soup(), pad in 0usize..70) {
+            let mut hay = hay;
+            hay.splice(0..0, std::iter::repeat_n(b'x', pad));
+            let fast = KeyGate::new(&[b"pin".to_vec().into_boxed_slice()]);
+            let expected = opens(&KeyGate { vbmi: false, avx2: false, ..fast.clone() }, &hay);
+            prop_assert_eq!(&opens(&KeyGate { vbmi: false, ..fast.clone() }, &hay), &expected);
+            prop_assert_eq!(&opens(&fast, &hay), &expected);
+        }
         #[test]
         fn gated_equals_ungated_on_random_soups(hay in soup(), shape in 0..SHAPES.len(), key in 0..SENSITIVE.len()) {
             let rules = rules();
