@@ -2,6 +2,8 @@
 //! Python dumps, configured keys): values under sensitive keys, whatever they look like, with
 //! every other byte unchanged and the record still valid JSON.
 
+mod common;
+
 use tokenscrub::check::strip_fingerprints;
 use tokenscrub::pipe::{PipeConfig, StreamRedactor, run_parallel};
 use tokenscrub::{Redactor, RedactorBuilder};
@@ -88,11 +90,11 @@ const CASES: &[(&str, &str)] = &[
         r#"{"m":"{\"pass\\u0077ord\":\"a\\\/b\\u0041\",\"url\":\"https:\\/\\/x\"}"}"#,
         r#"{"m":"{\"pass\\u0077ord\":\"REDACTED:password\",\"url\":\"https:\\/\\/x\"}"}"#,
     ),
-    // A number inside escaped JSON becomes the bare word: the record stays valid, the embedded
-    // document does not (README: what is not covered).
+    // A number inside escaped JSON becomes a word in quotes escaped to its level, so the
+    // embedded document stays valid JSON too.
     (
         r#"{"msg":"{\"pin_password\":123456,\"user\":\"bob\"}"}"#,
-        r#"{"msg":"{\"pin_password\":REDACTED:password,\"user\":\"bob\"}"}"#,
+        r#"{"msg":"{\"pin_password\":\"REDACTED:password\",\"user\":\"bob\"}"}"#,
     ),
     // Escaped JSON in a logfmt value.
     (
@@ -221,8 +223,7 @@ fn escaped_json_stays_valid_at_every_level() {
         let embedded = value
             .as_object()
             .is_some_and(|o| o.values().any(|v| v.as_str().is_some_and(|s| s.starts_with('{'))));
-        // The number case is the documented exception: its embedded document does not parse.
-        if !embedded || input.contains("pin_password") {
+        if !embedded {
             continue;
         }
         assert_valid_json_at_every_level(input, "input");
@@ -230,13 +231,7 @@ fn escaped_json_stays_valid_at_every_level() {
         assert_valid_json_at_every_level(&out, input);
         checked += 1;
     }
-    assert_eq!(checked, 3);
-
-    // The documented exception: outer record valid, the embedded document not, the secret gone.
-    let out = redact(&r, r#"{"msg":"{\"pin_password\":123456,\"user\":\"bob\"}"}"#);
-    let outer: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert!(serde_json::from_str::<serde_json::Value>(outer["msg"].as_str().unwrap()).is_err());
-    assert!(!out.contains("123456"));
+    assert_eq!(checked, 4);
 }
 
 #[test]
@@ -396,4 +391,92 @@ fn the_structured_pass_can_be_turned_off() {
         .unwrap();
     let input = r#"{"apiKey":"short"}"#;
     assert_eq!(redact(&r, input), input);
+}
+
+const BIN_KEY: &str = "structured binary test key, 32 bytes!";
+
+/// Runs the binary (no config file) with `args` over `input`; its standard output.
+fn run_bin(args: &[&str], input: &str) -> String {
+    let mut cmd = common::tokenscrub(BIN_KEY);
+    cmd.arg("--no-config").args(args);
+    let out = common::run_with_stdin(cmd, input.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `document` embedded `depth` times as the string value of `"msg"`, each level escaped by a real
+/// JSON serializer.
+fn embedded(document: &serde_json::Value, depth: usize) -> String {
+    let mut text = document.to_string();
+    for _ in 0..depth {
+        text = serde_json::json!({ "msg": text }).to_string();
+    }
+    text
+}
+
+/// Unescapes `line` `depth` times down its `"msg"` strings and parses the document found there.
+fn innermost(line: &str, depth: usize) -> serde_json::Value {
+    let mut value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    for level in 1..=depth {
+        let text = value["msg"].as_str().unwrap_or_else(|| panic!("level {level}: {line}"));
+        value = serde_json::from_str(text).unwrap_or_else(|e| panic!("level {level} does not parse ({e}): {line}"));
+    }
+    value
+}
+
+#[test]
+fn numbers_inside_escaped_json_become_quoted_words_that_parse_at_every_level() {
+    let document = serde_json::json!({"pin_password": 1234, "user": "bob", "n": 7, "client_secret": [5, -6.5e2]});
+    for depth in 1..=3usize {
+        let input = embedded(&document, depth);
+        let output = run_bin(&[], &format!("{input}\n"));
+        let line = output.strip_suffix('\n').unwrap();
+        // The number and nothing else changed, and the quotes are escaped to its level: `\"` at
+        // 1, `\\\"` at 2.
+        let quote = format!("{}\"", "\\".repeat((1 << depth) - 1));
+        let expected = input
+            .replace("1234", &format!("{quote}REDACTED:password{quote}"))
+            .replace(
+                "[5,-650.0]",
+                &format!("[{quote}REDACTED:secret{quote},{quote}REDACTED:secret{quote}]"),
+            );
+        assert_ne!(expected, input, "the serializer wrote the numbers as expected");
+        assert_eq!(
+            String::from_utf8(strip_fingerprints(line.as_bytes())).unwrap(),
+            expected,
+            "depth {depth}"
+        );
+
+        let inner = innermost(line, depth);
+        assert!(
+            inner["pin_password"]
+                .as_str()
+                .unwrap()
+                .starts_with("REDACTED:password:"),
+            "{inner}"
+        );
+        assert!(
+            inner["client_secret"][1]
+                .as_str()
+                .unwrap()
+                .starts_with("REDACTED:secret:"),
+            "{inner}"
+        );
+        assert_eq!((inner["user"].as_str(), inner["n"].as_u64()), (Some("bob"), Some(7)));
+
+        // A second pass is a no-op, with the default word, a key id and a custom template.
+        assert_eq!(run_bin(&[], &output), output, "depth {depth}");
+        for args in [&["--key-id", "k2026"][..], &["--replacement", "<{kind}|{fingerprint}>"]] {
+            let once = run_bin(args, &format!("{input}\n"));
+            innermost(once.trim_end(), depth);
+            assert_eq!(run_bin(args, &once), once, "{args:?} depth {depth}");
+        }
+    }
+    // Escaped JSON in a logfmt value: the value's quotes are level 1.
+    let output = run_bin(&[], "level=info msg=\"{\\\"pin_password\\\":1234}\" ok=true\n");
+    assert!(
+        output.starts_with("level=info msg=\"{\\\"pin_password\\\":\\\"REDACTED:password:"),
+        "{output}"
+    );
+    assert!(output.ends_with("\\\"}\" ok=true\n"), "{output}");
 }

@@ -33,19 +33,18 @@
 //! run time ([`StructuredRules::with_extra_keys`]).
 //!
 //! Values: strings (placeholders such as `****` or `${DB_PASS}`, empty strings and our own
-//! replacements are left alone); numbers (replaced by a quoted word in a plain JSON record, so it
-//! stays valid JSON; by the bare word elsewhere, see below); every string and number of an array
-//! (a Python list, tuple or set, a Go `%#v` slice) under a sensitive key; a Go `%v` slice
-//! (`Authorization:[Bearer x]`) is one value. An object under a sensitive
-//! key is judged by its own keys (`"secret": {"secretName": "tls"}` holds no secret). `true`,
+//! replacements are left alone); numbers (replaced in JSON by a word in double quotes, escaped to
+//! the level of the document the number is in, so that the record and each document embedded in
+//! it stay valid JSON; in Go and Python dumps by the bare word, see below); every string and
+//! number of an array (a Python list, tuple or set, a Go `%#v` slice) under a sensitive key; a Go
+//! `%v` slice (`Authorization:[Bearer x]`) is one value. An object under a sensitive key is
+//! judged by its own keys (`"secret": {"secretName": "tls"}` holds no secret). `true`,
 //! `false`, `null`, `None` and `<nil>` are left alone. An `Authorization` value keeps its scheme
 //! (`Bearer REDACTED:...`); a `Cookie` value keeps its cookie names, and a `Set-Cookie` value its
 //! attributes.
 //!
-//! What is not done: a bare number inside *escaped* JSON is replaced by the bare word, which
-//! leaves the outer record valid but the embedded document not (its quotes would have to be
-//! escaped to the document's depth, which the replacement writer does not know); the same holds
-//! for numbers in Go and Python dumps, which are for reading, not parsing.
+//! What is not done: a number in a Go or Python dump is replaced by the bare word, so the dump no
+//! longer reads as the literal it was; dumps are for reading, not parsing.
 
 mod dump;
 mod json;
@@ -87,7 +86,7 @@ pub fn merge(rules: &RuleSet, rule_findings: &mut Vec<Finding>, structured: &mut
     let rules_side: &[Finding] = rule_findings;
     let rules_longest = longest(rules_side);
     structured.retain(|s| {
-        s.quoted
+        s.quoted.is_some()
             || !overlapping(rules_side, rules_longest, s)
                 .any(|r| intrinsic(r) || (r.start == s.start && r.end == s.end))
     });
@@ -674,7 +673,7 @@ impl<'a> Emit<'a, '_> {
         }
     }
 
-    fn push(&mut self, start: usize, end: usize, rule: u32, location: Location, quoted: bool) {
+    fn push(&mut self, start: usize, end: usize, rule: u32, location: Location, quoted: Option<u8>) {
         let value = &self.hay[start..end];
         // A value that holds one of our replacement words was redacted already (idempotence).
         if start >= end
@@ -694,8 +693,9 @@ impl<'a> Emit<'a, '_> {
         });
     }
 
-    /// A number under a key of `class`; `quoted` asks for the replacement in double quotes.
-    fn number(&mut self, class: KeyClass, start: usize, end: usize, quoted: bool) {
+    /// A number under a key of `class`; `quoted` asks for the replacement in double quotes of
+    /// that escape level (see [`Finding::quoted`]).
+    fn number(&mut self, class: KeyClass, start: usize, end: usize, quoted: Option<u8>) {
         let (rule, location) = self.rules.rule(class);
         self.push(start, end, rule, location, quoted);
     }
@@ -705,7 +705,7 @@ impl<'a> Emit<'a, '_> {
         let (rule, location) = self.rules.rule(class);
         let value = &self.hay[start..end];
         match class {
-            KeyClass::Password | KeyClass::Secret => self.push(start, end, rule, location, false),
+            KeyClass::Password | KeyClass::Secret => self.push(start, end, rule, location, None),
             KeyClass::Authorization => {
                 // `Bearer x`, `Basic x`, `AWS4-HMAC-SHA256 Credential=...`: keep the scheme.
                 let scheme = value
@@ -724,14 +724,14 @@ impl<'a> Emit<'a, '_> {
                 } else {
                     rule
                 };
-                self.push(start + skip, end, rule, location, false);
+                self.push(start + skip, end, rule, location, None);
             }
             KeyClass::Cookie | KeyClass::SetCookie => {
                 let mut piece_start = start;
                 while piece_start < end {
                     let piece_end = memchr::memchr(b';', &self.hay[piece_start..end]).map_or(end, |i| piece_start + i);
                     if let Some(eq) = memchr::memchr(b'=', &self.hay[piece_start..piece_end]) {
-                        self.push(piece_start + eq + 1, piece_end, rule, location, false);
+                        self.push(piece_start + eq + 1, piece_end, rule, location, None);
                     }
                     if class == KeyClass::SetCookie {
                         break;
