@@ -480,3 +480,25 @@ fn numbers_inside_escaped_json_become_quoted_words_that_parse_at_every_level() {
     );
     assert!(output.ends_with("\\\"}\" ok=true\n"), "{output}");
 }
+
+#[test]
+fn code_and_empty_go_fields_are_not_passwords() {
+    // An environment lookup is code, and an empty `Password:` followed by the next field with a
+    // `${TOKEN}` placeholder holds nothing: byte for byte unchanged.
+    let untouched = concat!(
+        "{'password': os.environ['PW']}\n",
+        "settings = {'db_password': os.environ['DB_PW'], 'user': 'app'}\n",
+        "&{Password: Token:${TOKEN}}\n",
+        "cfg=&{User:app Password: Token:${TOKEN} Port:5432}\n",
+    );
+    assert_eq!(run_bin(&[], untouched), untouched);
+    // Their neighbours with real values still are.
+    let output = run_bin(
+        &[],
+        "{'password': 'hunter2x'}\n&{Password:hunter2x Token:${TOKEN}}\ndb_password: hunter2x\n",
+    );
+    assert_eq!(
+        String::from_utf8(strip_fingerprints(output.as_bytes())).unwrap(),
+        "{'password': 'REDACTED:password'}\n&{Password:REDACTED:password Token:${TOKEN}}\ndb_password: REDACTED:password\n"
+    );
+}
