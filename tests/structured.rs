@@ -324,6 +324,10 @@ fn lines_built_to_make_every_dump_read_to_the_end_stay_linear() {
         "&{A:{".repeat(n),
         "f(a=(1, ".repeat(n),
         format!("{{\"m\":\"{}\"}}", "{\\\"a\\\":".repeat(n)),
+        "{A:{".repeat(n),
+        "x.T{A:x.T{".repeat(n),
+        "OrderedDict([('a', [".repeat(n),
+        format!("{{\"m\":\"{}\"}}", "f(a=(".repeat(n)),
     ] {
         let start = std::time::Instant::now();
         assert_eq!(redact(&r, &line), line);
@@ -345,6 +349,10 @@ fn same_secret_same_word_across_json_and_text() {
         "cfg &{Password:Hunter2x9Secret}",
         "cfg {'password': 'Hunter2x9Secret'}",
         "cfg Config(password='Hunter2x9Secret')",
+        r#"cfg main.Config{Password:"Hunter2x9Secret"}"#,
+        "cfg {Password:Hunter2x9Secret}",
+        "cfg OrderedDict([('password', 'Hunter2x9Secret')])",
+        r#"{"m":"cfg Config(password='Hunter2x9Secret')"}"#,
     ] {
         assert_eq!(word(&redact(&r, form)), plain, "{form}");
     }
@@ -355,6 +363,7 @@ fn every_path_gives_the_same_output() {
     let r = redactor();
     let input: String = CASES
         .iter()
+        .chain(DUMP_FORMS)
         .map(|(i, _)| format!("{i}\n"))
         .collect::<String>()
         .repeat(3);
@@ -501,4 +510,86 @@ fn code_and_empty_go_fields_are_not_passwords() {
         String::from_utf8(strip_fingerprints(output.as_bytes())).unwrap(),
         "{'password': 'REDACTED:password'}\n&{Password:REDACTED:password Token:${TOKEN}}\ndb_password: REDACTED:password\n"
     );
+}
+
+/// (input, expected output with fingerprints stripped). Each line holds a value no rule would
+/// call a secret (`abc`), so only the key-aware pass can find it.
+const DUMP_FORMS: &[(&str, &str)] = &[
+    // Go `%#v` of a struct outside a map, with and without `&`, nested, at the start of a line.
+    (
+        r#"cfg main.Config{User:"bob", Password:"hunter2x", Token:"abc", Port:5432}"#,
+        r#"cfg main.Config{User:"bob", Password:"REDACTED:password", Token:"REDACTED:secret", Port:5432}"#,
+    ),
+    (
+        r#"&main.Config{User:"bob", DB:main.DB{Token:"abc", Hosts:[]string{"a"}}, T:(*main.T)(nil)}"#,
+        r#"&main.Config{User:"bob", DB:main.DB{Token:"REDACTED:secret", Hosts:[]string{"a"}}, T:(*main.T)(nil)}"#,
+    ),
+    (
+        r#"loaded []main.Config{main.Config{Token:"abc"}, main.Config{Token:"def"}}"#,
+        r#"loaded []main.Config{main.Config{Token:"REDACTED:secret"}, main.Config{Token:"REDACTED:secret"}}"#,
+    ),
+    // Go `%+v` of a struct value, without `&`; inside a JSON string too.
+    (
+        "cfg {User:bob Password:hunter2x Auth:{Token:abc} Port:5432}",
+        "cfg {User:bob Password:REDACTED:password Auth:{Token:REDACTED:secret} Port:5432}",
+    ),
+    ("{User:bob Token:abc}", "{User:bob Token:REDACTED:secret}"),
+    (
+        r#"{"level":"info","msg":"cfg {User:bob Token:abc}"}"#,
+        r#"{"level":"info","msg":"cfg {User:bob Token:REDACTED:secret}"}"#,
+    ),
+    // A Python call on its own inside a JSON string value, and in a line that starts with `{`.
+    (
+        r#"{"msg":"loaded Config(user='bob', password='hunter2x', token='abc')"}"#,
+        r#"{"msg":"loaded Config(user='bob', password='REDACTED:password', token='REDACTED:secret')"}"#,
+    ),
+    (
+        "{ts=1} loaded Config(user='bob', token='abc')",
+        "{ts=1} loaded Config(user='bob', token='REDACTED:secret')",
+    ),
+    // Python's pairs form of a mapping.
+    (
+        "OrderedDict([('password', 'hunter2x'), ('user', 'bob'), ('token', 'abc')])",
+        "OrderedDict([('password', 'REDACTED:password'), ('user', 'bob'), ('token', 'REDACTED:secret')])",
+    ),
+    (
+        "x = dict([('token', 'abc')]) and dict_items([('api_key', 'k1'), ('n', 1)])",
+        "x = dict([('token', 'REDACTED:secret')]) and dict_items([('api_key', 'REDACTED:secret'), ('n', 1)])",
+    ),
+];
+
+/// Brace and pair look-alikes that are not dumps: byte for byte unchanged.
+const NOT_DUMPS: &str = concat!(
+    "log.info(\"{user} {password:>8} {token:s}\")\n",
+    "render ${token} {{token}} {token} and Config{user=bob, token=abc}\n",
+    "func main() {fmt.Println(token)} if ok {return}\n",
+    "stack {Token:abc\n",
+    "choices=[('password', 'Password'), ('token', 'Token')]\n",
+    "{\"msg\":\"{Token:\\\"abc\\\"}\"}\n",
+);
+
+#[test]
+fn uncovered_dump_forms_are_read_where_the_key_is_visible() {
+    let input: String = DUMP_FORMS.iter().map(|(i, _)| format!("{i}\n")).collect();
+    let expected: String = DUMP_FORMS.iter().map(|(_, e)| format!("{e}\n")).collect();
+    let output = run_bin(&[], &input);
+    let shown = String::from_utf8(strip_fingerprints(output.as_bytes())).unwrap();
+    for ((got, want), (line, _)) in shown.lines().zip(expected.lines()).zip(DUMP_FORMS) {
+        assert_eq!(got, want, "input: {line}");
+    }
+    assert_eq!(shown.lines().count(), DUMP_FORMS.len());
+    // JSON lines stay JSON, and a second pass changes nothing.
+    for (out, (line, _)) in output.lines().zip(DUMP_FORMS) {
+        if serde_json::from_str::<serde_json::Value>(line).is_ok() {
+            serde_json::from_str::<serde_json::Value>(out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        }
+    }
+    assert_eq!(run_bin(&[], &output), output);
+    // The rules alone leave some value of each line: the key-aware pass found it.
+    let rules_alone = run_bin(&["--no-structured"], &input);
+    for (alone, (out, line)) in rules_alone.lines().zip(output.lines().zip(input.lines())) {
+        assert!(alone != out && alone.contains("abc"), "input: {line}");
+    }
+
+    assert_eq!(run_bin(&[], NOT_DUMPS), NOT_DUMPS);
 }
