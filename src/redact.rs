@@ -7,7 +7,7 @@ use crate::fingerprint::{Fingerprinter, KeyTooShort};
 use crate::replacement::Replacement;
 use crate::rules::{self, CompiledRule, RuleError, RuleSet, RuleSource, Selection};
 use crate::scan::{Finding, ScanScratch, ScanState, resolve_overlaps};
-use crate::structured::{SensitiveKeyError, StructuredRules};
+use crate::structured::{MAX_ESCAPE_DEPTH, SensitiveKeyError, StructuredRules};
 
 /// An immutable redaction engine: compiled rules plus the fingerprint key. `Send + Sync` and
 /// cheap to clone (an `Arc` inside); per-thread mutable state lives in [`Scratch`].
@@ -161,6 +161,16 @@ impl RedactorBuilder {
     }
 }
 
+/// Appends a double quote as written at escape level `level`: each level escapes the one inside
+/// it, doubling its backslashes and adding one for the quote, so `2^level - 1` backslashes. Levels
+/// beyond [`MAX_ESCAPE_DEPTH`] are never walked, so they never reach here.
+fn write_quote(level: u8, out: &mut Vec<u8>) {
+    debug_assert!(level <= MAX_ESCAPE_DEPTH, "escape level {level}");
+    let backslashes = (1usize << level.min(MAX_ESCAPE_DEPTH)) - 1;
+    out.resize(out.len() + backslashes, b'\\');
+    out.push(b'"');
+}
+
 impl Redactor {
     /// A redactor over compiled rules.
     pub fn new(rules: Arc<RuleSet>, fingerprinter: Fingerprinter) -> Self {
@@ -189,16 +199,18 @@ impl Redactor {
         &self.replacement
     }
 
-    /// The replacement word for a secret of `kind` with `fingerprint`, in double quotes where
-    /// it replaces a bare JSON number.
-    pub fn write_word(&self, kind: &str, fingerprint: u64, quoted: bool, out: &mut Vec<u8>) {
-        if quoted {
-            out.push(b'"');
-        }
+    /// The replacement word for a secret of `kind` with `fingerprint`. Where it replaces a bare
+    /// JSON number ([`Finding::quoted`]), it is put in double quotes written as a quote is at
+    /// that escape level: `"` in the record, `\"` in a document inside one of its strings,
+    /// `\\\"` one level further. The word itself needs no escaping at any level.
+    pub fn write_word(&self, kind: &str, fingerprint: u64, quoted: Option<u8>, out: &mut Vec<u8>) {
+        let Some(level) = quoted else {
+            self.replacement.write(kind, fingerprint, out);
+            return;
+        };
+        write_quote(level, out);
         self.replacement.write(kind, fingerprint, out);
-        if quoted {
-            out.push(b'"');
-        }
+        write_quote(level, out);
     }
 
     /// Fresh per-worker scratch space.

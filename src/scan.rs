@@ -35,9 +35,12 @@ pub struct Finding {
     pub location: Location,
     /// The rule's checksum verdict.
     pub checksum: ChecksumResult,
-    /// The span is a bare JSON number under a sensitive key: its replacement is written in
-    /// double quotes, so the record stays valid JSON.
-    pub quoted: bool,
+    /// `Some(level)`: the span is a bare JSON number under a sensitive key, in a document
+    /// embedded `level` times in JSON strings (0: the record itself). Its replacement is written
+    /// in double quotes escaped for that level (`"`, `\"`, `\\\"`; see
+    /// [`crate::Redactor::write_word`]), so the record and every document embedded in it stay
+    /// valid JSON. `None`: the replacement is written as is.
+    pub quoted: Option<u8>,
 }
 
 /// Lines of a multi-line block still to treat as secret (bounded, so that a missing end marker
@@ -282,7 +285,7 @@ impl RuleSet {
                     rule,
                     location: self.rules[rule as usize].location,
                     checksum: ChecksumResult::None,
-                    quoted: false,
+                    quoted: None,
                 });
             }
             pos = resume;
@@ -316,7 +319,7 @@ impl RuleSet {
             rule,
             location: compiled.location,
             checksum: compiled.checksum.map_or(ChecksumResult::None, |c| c.verify(secret)),
-            quoted: false,
+            quoted: None,
         })
     }
 

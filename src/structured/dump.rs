@@ -7,7 +7,10 @@
 //! | Go `%+v` struct | `&{Password:hunter2 User:bob}` | the same, or `}` |
 //! | Go `%#v` map | `map[string]string{"password":"x", "n":1}` | Go literal syntax |
 //! | Python dict | `{'password': 'hunter2', 'api_key': "abc"}` | Python literal syntax |
+//! | Go `%#v` struct | `main.Config{Password:"x", Port:1}`, `&main.Config{...}` | Go literal syntax |
+//! | Go `%+v` struct without `&` | `{Password:hunter2 User:bob}` | as `%+v` behind `&` |
 //! | Python call | `Config(password='x', token='y')`, `dict(password='x')` | Python literal syntax |
+//! | Python pairs | `OrderedDict([('password', 'x'), ('user', 'bob')])` | Python literal syntax |
 //!
 //! Go's `%v` prints strings raw, so a value may hold spaces: under a sensitive key the value runs
 //! over the words that follow until the next `key:` word or the closing bracket; without that
@@ -49,6 +52,11 @@ pub(super) enum Form {
     GoStruct,
     /// `{'`
     PythonDict,
+    /// `{` and a field name: a Go struct body, `%#v` behind its type name or `%+v` bare.
+    GoBrace,
+    /// The `[` of `([(`: the list of pairs that `OrderedDict([(`, `dict([(` and `dict_items([(`
+    /// print.
+    PythonPairs,
 }
 
 /// A reader over one line, `hay[start..end]`.
@@ -58,6 +66,10 @@ pub(super) struct Dump<'a, 'o> {
     end: usize,
     /// The line is a JSON record: findings must not contain an unescaped `"`.
     json_line: bool,
+    /// Reading a `%+v` body behind a bare `{`, which text that is not Go also writes: a
+    /// sensitive value that starts with a space (`{password: 'x', user: 'bob'}`, JavaScript or
+    /// YAML) or reads as a Python format spec (`"{password:>8}"`) ends the read.
+    bare_brace: bool,
     /// Byte reads left (see [`BUDGET_PER_BYTE`]); at 0 every read fails.
     budget: Cell<usize>,
 }
@@ -79,6 +91,7 @@ impl<'a, 'o> Dump<'a, 'o> {
             start,
             end,
             json_line,
+            bare_brace: false,
             budget: Cell::new(budget),
         }
     }
@@ -108,6 +121,8 @@ impl<'a, 'o> Dump<'a, 'o> {
             Form::GoMap => self.go_map(at, 0),
             Form::GoStruct => self.go_plain(at + 2, b'}', 0),
             Form::PythonDict => self.py_brace(at, None, 0),
+            Form::GoBrace => self.go_brace(at),
+            Form::PythonPairs => self.py_pairs(at),
         }
     }
 
@@ -251,6 +266,36 @@ impl<'a, 'o> Dump<'a, 'o> {
         }
     }
 
+    /// A struct body whose `{` is at `brace`. Behind a package-qualified type name
+    /// (`main.Config{`, `&main.Config{`) it is `%#v`, read like the structs inside a `%#v` map.
+    /// With nothing of a name before it, it is `%+v` (`{User:bob Password:x}`): such a brace is
+    /// weaker evidence than `&{`, so its pairs count only if the body is read whole. Behind any
+    /// other word (`Config{user=bob}`, Java's `toString`) it is not a Go dump.
+    fn go_brace(&mut self, brace: usize) -> Option<usize> {
+        let hay = self.emit.hay;
+        let name = hay[self.start..brace]
+            .iter()
+            .rev()
+            .take_while(|&&c| is_ident_byte(c) || c == b'.')
+            .count();
+        if name > 0 {
+            let qualified = hay[brace - name..brace].contains(&b'.');
+            return if qualified {
+                self.go_composite(brace, None, 0)
+            } else {
+                None
+            };
+        }
+        let before = self.emit.out.len();
+        self.bare_brace = true;
+        let after = self.go_plain(brace + 1, b'}', 0);
+        self.bare_brace = false;
+        if after.is_none() {
+            self.emit.out.truncate(before);
+        }
+        after
+    }
+
     /// `%v` / `%+v` pairs `key:value` separated by spaces, up to `closer`.
     fn go_plain(&mut self, mut i: usize, closer: u8, depth: usize) -> Option<usize> {
         if depth > MAX_DEPTH {
@@ -316,6 +361,10 @@ impl<'a, 'o> Dump<'a, 'o> {
                     return Some(first);
                 };
                 let end = self.go_extend(first, closer);
+                let hay = self.emit.hay;
+                if self.bare_brace && end > vs && (hay[vs] == b' ' || is_format_spec(&hay[vs..end])) {
+                    return None;
+                }
                 self.secret(class, vs, end);
                 Some(end)
             }
@@ -568,6 +617,55 @@ impl<'a, 'o> Dump<'a, 'o> {
         }
     }
 
+    /// The list of `(key, value)` pairs whose `[` is at `open` (`OrderedDict([('password',
+    /// 'x'), ('user', 'bob')])`): a value takes the class of its key, which must be a string.
+    /// Only as the argument of a call whose name says it holds a mapping (`OrderedDict`,
+    /// `dict`, `dict_items`): other lists of pairs (`choices=[('password', 'Password')]`) are
+    /// not key and value.
+    fn py_pairs(&mut self, open: usize) -> Option<usize> {
+        let hay = self.emit.hay;
+        let name_len = hay[self.start..open - 1]
+            .iter()
+            .rev()
+            .take_while(|&&c| is_ident_byte(c))
+            .count();
+        let name = &hay[open - 1 - name_len..open - 1];
+        if !(name.ends_with(b"Dict") || name.ends_with(b"dict") || name.ends_with(b"_items")) {
+            return None;
+        }
+        let mut i = self.skip_spaces(open + 1);
+        if self.b(i)? == b']' {
+            return Some(i + 1);
+        }
+        loop {
+            if self.b(i)? != b'(' {
+                return None;
+            }
+            i = self.skip_spaces(i + 1);
+            let q = self.b(i)?;
+            if !matches!(q, b'\'' | b'"') {
+                return None;
+            }
+            let (s, e, after) = self.quoted(i, q)?;
+            let class = self.emit.rules.classify(&self.emit.hay[s..e]);
+            i = self.skip_spaces(after);
+            if self.b(i)? != b',' {
+                return None;
+            }
+            i = self.py_value(self.skip_spaces(i + 1), class, 1)?;
+            i = self.skip_spaces(i);
+            if self.b(i)? != b')' {
+                return None;
+            }
+            i = self.skip_spaces(i + 1);
+            match self.b(i)? {
+                b',' => i = self.skip_spaces(i + 1),
+                b']' => return Some(i + 1),
+                _ => return None,
+            }
+        }
+    }
+
     /// A call's arguments from its `(` at `paren`: `key=value` takes the key's class, a
     /// positional argument inherits `class` (`'token': Token('x')`).
     fn py_args(&mut self, paren: usize, class: Option<KeyClass>, depth: usize) -> Option<usize> {
@@ -596,6 +694,48 @@ impl<'a, 'o> Dump<'a, 'o> {
     }
 }
 
+/// True for a Python format spec with something besides a width (`>8`, `.2f`, `s`, `08x`):
+/// `[[fill]align][sign][z][#][0][width][grouping][.precision][type]`.
+fn is_format_spec(v: &[u8]) -> bool {
+    let align = |b: u8| matches!(b, b'<' | b'>' | b'^' | b'=');
+    let mut i = match v {
+        [_, a, ..] if align(*a) => 2,
+        [a, ..] if align(*a) => 1,
+        _ => 0,
+    };
+    let skip = |i: &mut usize, ok: &dyn Fn(u8) -> bool| {
+        while *i < v.len() && ok(v[*i]) {
+            *i += 1;
+        }
+    };
+    skip(&mut i, &|b| matches!(b, b'+' | b'-' | b' ' | b'z' | b'#'));
+    skip(&mut i, &|b| b.is_ascii_digit());
+    skip(&mut i, &|b| matches!(b, b',' | b'_'));
+    if v.get(i) == Some(&b'.') {
+        i += 1;
+        skip(&mut i, &|b| b.is_ascii_digit());
+    }
+    if v.get(i).is_some_and(|b| b"bcdeEfFgGnosxX%".contains(b)) {
+        i += 1;
+    }
+    i == v.len() && !v.iter().all(u8::is_ascii_digit)
+}
+
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_format_spec;
+
+    #[test]
+    fn format_specs_are_told_from_values() {
+        for spec in [">8", "<10", "*^12", ".2f", "s", "08x", "+,d", "_.3%", "=+#010.4e"] {
+            assert!(is_format_spec(spec.as_bytes()), "{spec}");
+        }
+        for value in ["8", "1234", "bob", "s3cr3t", "hunter2", "t0k", "abc", ".env", ">8x9"] {
+            assert!(!is_format_spec(value.as_bytes()), "{value}");
+        }
+    }
 }

@@ -4,7 +4,9 @@
 //! a [`Text`] reader hands the walker the document's own characters with the escapes of every
 //! enclosing level undone on the fly, and the raw offsets where each starts. No buffer, no copy;
 //! a finding's span is the raw bytes of the value, escapes included, and the replacement word
-//! (`[A-Za-z0-9_:]` only) needs no escaping at any level, so every level stays valid.
+//! (`[A-Za-z0-9_:]` only) needs no escaping at any level, so every level stays valid. A number
+//! becomes a string: its finding carries the level, and the quotes around the word are written
+//! escaped to it (`\"` at level 1).
 //!
 //! Level 0 is the line itself ([`Plain`], the hot path, with `memchr` over strings); level `n`
 //! ([`Escaped`]) is a document in a string of level `n - 1`. At level 1 a quote is `\"`, at
@@ -279,10 +281,9 @@ impl<T: Text> Walker<'_, '_, T> {
                     self.pos = next;
                 }
                 if let Some(class) = sensitive {
-                    // Quotes are written as is: right for a record, wrong inside an escaped one
-                    // (there the bare word replaces the number; see the module notes).
-                    let quoted = self.text.level() == 0;
-                    self.emit.number(class, start, self.pos, quoted);
+                    // The word goes in quotes escaped to this document's level, so that it
+                    // stays valid JSON once its enclosing strings are unescaped.
+                    self.emit.number(class, start, self.pos, Some(self.text.level()));
                 }
                 Some(())
             }

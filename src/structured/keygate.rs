@@ -453,7 +453,7 @@ mod tests {
             .clone()
     }
 
-    fn spans(rules: &StructuredRules, hay: &[u8], gated: bool) -> Vec<(usize, usize, u32, bool)> {
+    fn spans(rules: &StructuredRules, hay: &[u8], gated: bool) -> Vec<(usize, usize, u32, Option<u8>)> {
         let mut out = Vec::new();
         if gated {
             rules.find(hay, 0..hay.len(), &mut out);
@@ -524,6 +524,10 @@ mod tests {
         "Config(K='V', user='bob')",
         "dict(K=\"V\")",
         "K\t= V",
+        r#"cfg main.Config{User:"bob", K:"V"}"#,
+        "cfg {User:bob K:V}",
+        r#"{"msg":"loaded Config(K='V')"}"#,
+        "OrderedDict([('K', 'V'), ('u', 'b')])",
     ];
 
     fn line(shape: &str, key: &str, value: &str) -> String {

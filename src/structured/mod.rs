@@ -7,12 +7,14 @@
 //! - **JSON** (`json`): each line that starts with `{` or `[` goes through a byte-level walker
 //!   (depth-limited). A string value that itself holds a JSON document (`"{\"password\":...}"`,
 //!   and deeper, `\\\"`) is walked too, through a reader that undoes the escapes of each level
-//!   on the fly, so the offsets stay those of the line.
+//!   on the fly, so the offsets stay those of the line. `Name(key=value, ...)` in such a line is
+//!   read as a Python call.
 //! - **logfmt / `key=value`** ([`StructuredRules::find`]): the other lines; a double-quoted value
 //!   holding escaped JSON is walked as above, and `Name(key=value, ...)` is read as a Python call.
-//! - **Go and Python dumps** (`dump`): `map[k:v]` and `map[string]string{"k":"v"}`, `&{Field:v}`,
-//!   `{'k': 'v'}` and the calls inside them, wherever they sit in a line. One multi-literal SIMD
-//!   search over the line finds their markers.
+//! - **Go and Python dumps** (`dump`): `map[k:v]` and `map[string]string{"k":"v"}`, `&{Field:v}`
+//!   and `{Field:v}`, `main.T{Field:"v"}`, `{'k': 'v'}`, `OrderedDict([('k', 'v')])` and the
+//!   calls inside them, wherever they sit in a line. One multi-literal SIMD search over the line
+//!   finds their markers, and one `memchr` pass the `{` of Go structs.
 //!
 //! A line reaches the readers only when the key gate (`keygate`) sees, before some `:`, `=` or
 //! `,`, bytes that may end a sensitive key; on most lines of most logs it sees none, and the
@@ -36,19 +38,18 @@
 //! run time ([`StructuredRules::with_extra_keys`]).
 //!
 //! Values: strings (placeholders such as `****` or `${DB_PASS}`, empty strings and our own
-//! replacements are left alone); numbers (replaced by a quoted word in a plain JSON record, so it
-//! stays valid JSON; by the bare word elsewhere, see below); every string and number of an array
-//! (a Python list, tuple or set, a Go `%#v` slice) under a sensitive key; a Go `%v` slice
-//! (`Authorization:[Bearer x]`) is one value. An object under a sensitive
-//! key is judged by its own keys (`"secret": {"secretName": "tls"}` holds no secret). `true`,
+//! replacements are left alone); numbers (replaced in JSON by a word in double quotes, escaped to
+//! the level of the document the number is in, so that the record and each document embedded in
+//! it stay valid JSON; in Go and Python dumps by the bare word, see below); every string and
+//! number of an array (a Python list, tuple or set, a Go `%#v` slice) under a sensitive key; a Go
+//! `%v` slice (`Authorization:[Bearer x]`) is one value. An object under a sensitive key is
+//! judged by its own keys (`"secret": {"secretName": "tls"}` holds no secret). `true`,
 //! `false`, `null`, `None` and `<nil>` are left alone. An `Authorization` value keeps its scheme
 //! (`Bearer REDACTED:...`); a `Cookie` value keeps its cookie names, and a `Set-Cookie` value its
 //! attributes.
 //!
-//! What is not done: a bare number inside *escaped* JSON is replaced by the bare word, which
-//! leaves the outer record valid but the embedded document not (its quotes would have to be
-//! escaped to the document's depth, which the replacement writer does not know); the same holds
-//! for numbers in Go and Python dumps, which are for reading, not parsing.
+//! What is not done: a number in a Go or Python dump is replaced by the bare word, so the dump no
+//! longer reads as the literal it was; dumps are for reading, not parsing.
 
 mod dump;
 mod json;
@@ -91,7 +92,7 @@ pub fn merge(rules: &RuleSet, rule_findings: &mut Vec<Finding>, structured: &mut
     let rules_side: &[Finding] = rule_findings;
     let rules_longest = longest(rules_side);
     structured.retain(|s| {
-        s.quoted
+        s.quoted.is_some()
             || !overlapping(rules_side, rules_longest, s)
                 .any(|r| intrinsic(r) || (r.start == s.start && r.end == s.end))
     });
@@ -405,13 +406,33 @@ pub struct StructuredRules {
     key_gate: Arc<keygate::KeyGate>,
 }
 
-/// What starts a dump: `map[` (found by its `p[`), `&{` and `{'`. One searcher for the three
-/// (a SIMD "Teddy" scan where the CPU has one) costs about half of three `memmem` passes.
-const DUMP_MARKERS: [(&str, dump::Form); 3] = [
+/// What starts a dump: `map[` (found by its `p[`), `&{`, `{'`, and the `([(` of the list of
+/// pairs that `OrderedDict` and its kin print (`OrderedDict([(`; the name is checked by the
+/// reader). One searcher for all the markers (a SIMD "Teddy" scan where the CPU has one) costs
+/// about half of three `memmem` passes. It looks for their first two bytes, so those must be
+/// rare: with `Dict([(` as a marker, every `di` of the text would be a candidate to check.
+const DUMP_MARKERS: [(&str, dump::Form); 4] = [
     ("p[", dump::Form::GoMap),
     ("&{", dump::Form::GoStruct),
     ("{'", dump::Form::PythonDict),
+    ("([(", dump::Form::PythonPairs),
 ];
+
+/// The first `{` in `hay[pos..end]` followed by a letter or `_`: a Go struct body whose first
+/// field name follows, `%#v` behind its type name (`main.Config{User:"bob"}`) or `%+v` without
+/// `&` (`{User:bob}`). Searched apart from [`DUMP_MARKERS`]: as 53 more literals they would
+/// make that search three times as costly (a 16-bucket SIMD scan instead of an 8-bucket one),
+/// while one `memchr` pass costs little, even on JSON lines full of `{"`.
+fn next_go_brace(hay: &[u8], mut pos: usize, end: usize) -> Option<usize> {
+    while pos < end {
+        let brace = pos + memchr::memchr(b'{', &hay[pos..end])?;
+        if brace + 1 < end && (hay[brace + 1].is_ascii_alphabetic() || hay[brace + 1] == b'_') {
+            return Some(brace);
+        }
+        pos = brace + 1;
+    }
+    None
+}
 
 impl StructuredRules {
     /// Picks the naming rules from `rules`: the labelled password and secret rules, the bearer
@@ -431,7 +452,7 @@ impl StructuredRules {
                 .kind(Some(AhoCorasickKind::DFA))
                 .match_kind(MatchKind::LeftmostFirst)
                 .build(DUMP_MARKERS.map(|(m, _)| m))
-                .expect("three short literals"),
+                .expect("short literals"),
         })
     }
 
@@ -520,6 +541,9 @@ impl StructuredRules {
             && matches!(hay[first], b'{' | b'[')
         {
             json::walk_line(emit.reborrow(), first, end);
+            // `{"msg":"loaded Config(token='x')"}`: the logfmt pass, which finds calls
+            // elsewhere, does not read these lines.
+            self.python_calls(emit.reborrow(), start, end);
         } else if first.is_some() {
             self.logfmt(emit.reborrow(), start, end);
         }
@@ -545,28 +569,80 @@ impl StructuredRules {
         // The line of the last hit, [start, end), and the reading budget left for it.
         let mut line = (range.start, range.start);
         let mut budget = 0;
-        while pos < range.end
-            && let Some(m) = self.dump_markers.find(Input::new(hay).span(pos..range.end))
-        {
-            let mut at = m.start();
+        // The next hit of each search at or after `pos` (`None`: there is none).
+        let mut marker = self.next_marker(hay, pos, range.end);
+        let mut brace = next_go_brace(hay, pos, range.end);
+        loop {
+            // The earlier of the two; a marker on the same byte (`{'`) is never a brace's.
+            let (start, form) = match (marker, brace) {
+                (Some(m), Some(b)) if b < m.0 => (b, dump::Form::GoBrace),
+                (Some(m), _) => m,
+                (None, Some(b)) => (b, dump::Form::GoBrace),
+                (None, None) => return,
+            };
+            let mut at = start;
             if at >= line.1 {
                 let start = memchr::memrchr(b'\n', &hay[line.1..at]).map_or(line.1, |i| line.1 + i + 1);
                 let end = memchr::memchr(b'\n', &hay[at..range.end]).map_or(range.end, |i| at + i);
                 line = (start, end);
                 budget = dump::line_budget(end - start);
             }
-            let form = DUMP_MARKERS[m.pattern().as_usize()].1;
-            if matches!(form, dump::Form::GoMap) {
-                if at < line.0 + 2 || &hay[at - 2..at] != b"ma" {
-                    pos = at + 1;
-                    continue;
-                }
-                at -= 2;
+            let mut skip = false;
+            match form {
+                dump::Form::GoMap if at < line.0 + 2 || &hay[at - 2..at] != b"ma" => skip = true,
+                dump::Form::GoMap => at -= 2,
+                // The list's `[`, after the call's `(`.
+                dump::Form::PythonPairs => at += 1,
+                _ => {}
             }
-            let mut reader = dump::Dump::new(emit.reborrow(), line.0, line.1, budget);
-            let after = reader.form(form, at);
+            pos = start + 1;
+            if !skip {
+                let mut reader = dump::Dump::new(emit.reborrow(), line.0, line.1, budget);
+                let after = reader.form(form, at);
+                budget = reader.budget_left();
+                pos = after.unwrap_or(pos).max(pos);
+            }
+            if marker.is_some_and(|m| m.0 < pos) {
+                marker = self.next_marker(hay, pos, range.end);
+            }
+            if brace.is_some_and(|b| b < pos) {
+                brace = next_go_brace(hay, pos, range.end);
+            }
+        }
+    }
+
+    /// The first of [`DUMP_MARKERS`] in `hay[pos..end]`: its start and its form.
+    fn next_marker(&self, hay: &[u8], pos: usize, end: usize) -> Option<(usize, dump::Form)> {
+        if pos >= end {
+            return None;
+        }
+        let m = self.dump_markers.find(Input::new(hay).span(pos..end))?;
+        Some((m.start(), DUMP_MARKERS[m.pattern().as_usize()].1))
+    }
+
+    /// The Python call reprs of a line the logfmt pass does not read (one that starts with `{`
+    /// or `[`): each `Name(key=` starts one. The line is read as a JSON line, so a value that
+    /// would take in an unescaped `"` is dropped. Found by their `(`, which such lines hold
+    /// more rarely than `=` (base64 padding, URL queries).
+    fn python_calls(&self, mut emit: Emit<'_, '_>, start: usize, end: usize) {
+        let hay = emit.hay;
+        let mut i = start;
+        let mut budget = dump::line_budget(end - start);
+        while let Some(rel) = memchr::memchr(b'(', &hay[i..end]) {
+            let paren = i + rel;
+            i = paren + 1;
+            if paren == start || !is_key_byte(hay[paren - 1]) {
+                continue;
+            }
+            let key_end = i + hay[i..end.min(i + 64)].iter().take_while(|&&b| is_key_byte(b)).count();
+            if key_end == i || key_end >= end || hay[key_end] != b'=' {
+                continue;
+            }
+            let mut reader = dump::Dump::new(emit.reborrow(), start, end, budget);
+            if let Some(after) = reader.python_call(paren) {
+                i = after;
+            }
             budget = reader.budget_left();
-            pos = after.unwrap_or(m.start() + 1).max(m.start() + 1);
         }
     }
 
@@ -698,7 +774,7 @@ impl<'a> Emit<'a, '_> {
         }
     }
 
-    fn push(&mut self, start: usize, end: usize, rule: u32, location: Location, quoted: bool) {
+    fn push(&mut self, start: usize, end: usize, rule: u32, location: Location, quoted: Option<u8>) {
         let value = &self.hay[start..end];
         // A value that holds one of our replacement words was redacted already (idempotence).
         if start >= end
@@ -718,8 +794,9 @@ impl<'a> Emit<'a, '_> {
         });
     }
 
-    /// A number under a key of `class`; `quoted` asks for the replacement in double quotes.
-    fn number(&mut self, class: KeyClass, start: usize, end: usize, quoted: bool) {
+    /// A number under a key of `class`; `quoted` asks for the replacement in double quotes of
+    /// that escape level (see [`Finding::quoted`]).
+    fn number(&mut self, class: KeyClass, start: usize, end: usize, quoted: Option<u8>) {
         let (rule, location) = self.rules.rule(class);
         self.push(start, end, rule, location, quoted);
     }
@@ -729,7 +806,7 @@ impl<'a> Emit<'a, '_> {
         let (rule, location) = self.rules.rule(class);
         let value = &self.hay[start..end];
         match class {
-            KeyClass::Password | KeyClass::Secret => self.push(start, end, rule, location, false),
+            KeyClass::Password | KeyClass::Secret => self.push(start, end, rule, location, None),
             KeyClass::Authorization => {
                 // `Bearer x`, `Basic x`, `AWS4-HMAC-SHA256 Credential=...`: keep the scheme.
                 let scheme = value
@@ -748,14 +825,14 @@ impl<'a> Emit<'a, '_> {
                 } else {
                     rule
                 };
-                self.push(start + skip, end, rule, location, false);
+                self.push(start + skip, end, rule, location, None);
             }
             KeyClass::Cookie | KeyClass::SetCookie => {
                 let mut piece_start = start;
                 while piece_start < end {
                     let piece_end = memchr::memchr(b';', &self.hay[piece_start..end]).map_or(end, |i| piece_start + i);
                     if let Some(eq) = memchr::memchr(b'=', &self.hay[piece_start..piece_end]) {
-                        self.push(piece_start + eq + 1, piece_end, rule, location, false);
+                        self.push(piece_start + eq + 1, piece_end, rule, location, None);
                     }
                     if class == KeyClass::SetCookie {
                         break;
