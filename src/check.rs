@@ -39,6 +39,7 @@ pub struct CheckSummary {
 /// redaction). For each example: the full redactor gives the expected output, the rule alone
 /// matches it, every match of the rule contains an anchor, and redacting the output again
 /// changes nothing. For each negative: neither the rule alone nor the full redactor changes it.
+/// A key-aware rule (`structured = ...`) is "alone" the key-aware pass's findings it names.
 /// Rules without an example fail: a rule nobody has seen work is not trusted.
 pub fn check_rules(redactor: &Redactor, select: impl Fn(&CompiledRule) -> bool) -> (CheckSummary, Vec<CheckFailure>) {
     let mut failures = Vec::new();
@@ -84,7 +85,7 @@ pub fn check_rules(redactor: &Redactor, select: impl Fn(&CompiledRule) -> bool) 
             if alone.is_empty() && !rule.multiline_block {
                 fail(format!("example {}: the rule alone does not match it", i + 1));
             }
-            for (ms, me) in alone {
+            for (ms, me) in alone.into_iter().filter(|_| rule.structured.is_none()) {
                 let m = &ex.input.as_bytes()[ms..me];
                 if !rule.anchors.iter().any(|a| contains_ignore_case(m, a.as_bytes())) {
                     fail(format!("example {}: a match contains none of the anchors", i + 1));
@@ -109,7 +110,8 @@ pub fn check_rules(redactor: &Redactor, select: impl Fn(&CompiledRule) -> bool) 
     (summary, failures)
 }
 
-/// Whole-match spans of the rule's accepted matches in `hay`, ignoring the prefilter.
+/// Whole-match spans of the rule's accepted matches in `hay`, ignoring the prefilter. For a
+/// key-aware rule, the spans of the key-aware pass's findings that it names.
 fn isolated_matches(redactor: &Redactor, rule: &CompiledRule, hay: &[u8]) -> Vec<(usize, usize)> {
     let rules = redactor.rules();
     let index = rules
@@ -117,6 +119,17 @@ fn isolated_matches(redactor: &Redactor, rule: &CompiledRule, hay: &[u8]) -> Vec
         .iter()
         .position(|r| std::ptr::eq(r, rule))
         .expect("rule of this redactor") as u32;
+    if rule.structured.is_some() {
+        let mut findings = Vec::new();
+        if let Some(pass) = redactor.structured() {
+            pass.find(hay, 0..hay.len(), &mut findings);
+        }
+        return findings
+            .iter()
+            .filter(|f| f.rule == index)
+            .map(|f| (f.start, f.end))
+            .collect();
+    }
     let mut cache = rule.regex.create_cache();
     let mut caps = rule.regex.create_captures();
     let mut input = Input::new(hay);

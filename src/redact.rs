@@ -15,7 +15,8 @@ use crate::structured::{MAX_ESCAPE_DEPTH, SensitiveKeyError, StructuredRules};
 pub struct Redactor {
     rules: Arc<RuleSet>,
     fingerprinter: Fingerprinter,
-    /// Key-aware JSON pass (`None`: off, or the rule set lacks the rules that name its kinds).
+    /// Key-aware pass (`None`: off, or the rule set has none of the key-aware rules that name
+    /// its findings).
     structured: Option<StructuredRules>,
     replacement: Replacement,
     /// Secrets never redacted (`None`: an empty list, checked not at all).
@@ -187,6 +188,11 @@ impl Redactor {
     /// The compiled rules.
     pub fn rules(&self) -> &RuleSet {
         &self.rules
+    }
+
+    /// The key-aware pass, if it is on and the rule set has rules to name its findings.
+    pub(crate) fn structured(&self) -> Option<&StructuredRules> {
+        self.structured.as_ref()
     }
 
     /// The fingerprinter (for adapters that redact values themselves).

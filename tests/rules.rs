@@ -150,3 +150,97 @@ fn load_dir_reads_toml_files_in_name_order() {
     let missing = rules::load_dir(&dir.path().join("nope")).unwrap_err();
     assert!(missing.to_string().contains("cannot read rule directory"));
 }
+
+const KEY_AWARE: &str = r#"
+[[rules]]
+id = "acme.key_aware"
+kind = "acme_secret"
+description = "Values under secret keys"
+structured = "secret"
+examples = [{ input = '{"apiKey":"short"}', output = '{"apiKey":"REDACTED:acme_secret"}' }]
+negatives = ['{"nextToken":"page2"}']
+"#;
+
+#[test]
+fn key_aware_rules_name_the_structured_pass_and_are_checked_through_it() {
+    let rules = |text: &str| RuleSource {
+        name: "custom/aware.toml".into(),
+        text: text.into(),
+    };
+    // Without the built-in catalogue, a file's key-aware rule turns the pass on for its class.
+    let r = RedactorBuilder::new()
+        .builtin(false)
+        .rules([rules(KEY_AWARE)])
+        .build(KEY)
+        .unwrap();
+    let out = String::from_utf8(r.redact(br#"{"apiKey":"short","password":"pw"}"#)).unwrap();
+    assert!(out.starts_with(r#"{"apiKey":"REDACTED:acme_secret:"#), "{out}");
+    assert!(out.ends_with(r#""password":"pw"}"#), "only its class: {out}");
+    let (summary, failures) = check_rules(&r, |_| true);
+    assert!(failures.is_empty() && summary.examples == 1, "{failures:?}");
+
+    // An example the key-aware pass does not give, or a negative it changes, fails the check.
+    let wrong = KEY_AWARE
+        .replace(
+            r#"{"apiKey":"short"}', output = '{"apiKey":"REDACTED:acme_secret"}'"#,
+            r#"{"key":"short"}', output = '{"key":"short"}'"#,
+        )
+        .replace(r#"'{"nextToken":"page2"}'"#, r#"'{"token":"t"}'"#);
+    let r = RedactorBuilder::new()
+        .builtin(false)
+        .rules([rules(&wrong)])
+        .build(KEY)
+        .unwrap();
+    let (_, failures) = check_rules(&r, |_| true);
+    let report: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    assert!(
+        report
+            .iter()
+            .any(|f| f.contains("example 1: the rule alone does not match it")),
+        "{report:?}"
+    );
+    assert!(
+        report.iter().any(|f| f.contains("negative 1: the rule matches")),
+        "{report:?}"
+    );
+
+    // A key-aware rule matches nothing itself, and names one class once.
+    for (text, reason) in [
+        (
+            KEY_AWARE.replace(
+                "structured = \"secret\"",
+                "structured = \"secret\"\nregex = 'x(?P<secret>y)'",
+            ),
+            "custom/bad.toml: rule 'acme.key_aware': a key-aware rule (structured = \"secret\") finds its values by their keys: it takes no regex",
+        ),
+        (
+            KEY_AWARE.replace(
+                "structured = \"secret\"",
+                "structured = \"secret\"\nvalidators = [\"token_like\"]",
+            ),
+            "it takes no validators",
+        ),
+        (
+            format!("{KEY_AWARE}{}", KEY_AWARE.replace("acme.key_aware", "acme.again")),
+            "rule 'acme.again': key-aware class 'secret' is already named by rule 'acme.key_aware'",
+        ),
+        (KEY_AWARE.replace("\"secret\"", "\"pin\""), "unknown variant `pin`"),
+    ] {
+        let msg = compile_error(&text);
+        assert!(msg.contains(reason), "expected {reason:?} in {msg}");
+    }
+    // And the built-in catalogue already names every class.
+    assert!(compile_error_with_builtin(KEY_AWARE).contains("is already named by rule 'structured.secret'"));
+}
+
+fn compile_error_with_builtin(text: &str) -> String {
+    let source = RuleSource {
+        name: "custom/bad.toml".into(),
+        text: text.into(),
+    };
+    RedactorBuilder::new()
+        .rules([source])
+        .build(KEY)
+        .unwrap_err()
+        .to_string()
+}

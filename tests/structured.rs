@@ -593,3 +593,66 @@ fn uncovered_dump_forms_are_read_where_the_key_is_visible() {
 
     assert_eq!(run_bin(&[], NOT_DUMPS), NOT_DUMPS);
 }
+
+#[test]
+fn disabling_a_regex_rule_leaves_the_key_aware_pass_on() {
+    // Values no rule would redact (`a`, `short`, `abc`, `xyz`): only the key-aware pass does.
+    let input = concat!(
+        r#"{"user":"bob","password":"a","apiKey":"short","cookie":"sid=abc","authorization":"Bearer xyz","pin":{"pin_password":12}}"#,
+        "\n",
+        "cfg &{Password:a Token:abc}\n",
+    );
+    let expected = concat!(
+        r#"{"user":"bob","password":"REDACTED:password","apiKey":"REDACTED:secret","cookie":"sid=REDACTED:session_cookie","authorization":"Bearer REDACTED:secret","pin":{"pin_password":"REDACTED:password"}}"#,
+        "\n",
+        "cfg &{Password:REDACTED:password Token:REDACTED:secret}\n",
+    );
+    let shown = |out: &str| String::from_utf8(strip_fingerprints(out.as_bytes())).unwrap();
+    let all_on = run_bin(&[], input);
+    assert_eq!(shown(&all_on), expected);
+
+    // The regex rules that used to name the pass's kinds, off by id, by pattern, or in the
+    // config file's `[rules] disable`: the output is the same.
+    for args in [
+        &["--disable", "labelled.password_quoted"][..],
+        &["--disable", "labelled.*", "--disable", "http.*"],
+    ] {
+        assert_eq!(run_bin(args, input), all_on, "{args:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "[rules]\ndisable = [\"labelled.password_quoted\", \"http.*\"]\n",
+    )
+    .unwrap();
+    let mut cmd = common::tokenscrub(BIN_KEY);
+    cmd.arg("--config").arg(&config);
+    let out = common::run_with_stdin(cmd, input.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), all_on);
+
+    // A key-aware rule turned off turns off its class only.
+    assert_eq!(
+        shown(&run_bin(&["--disable", "structured.cookie"], input)),
+        expected.replace("sid=REDACTED:session_cookie", "sid=abc")
+    );
+    // All of them is the pass turned off.
+    assert_eq!(
+        run_bin(&["--disable", "structured.*"], input),
+        run_bin(&["--no-structured"], input)
+    );
+
+    // A scan names the pass's own rules, whatever regex rule is off.
+    let mut cmd = common::tokenscrub(BIN_KEY);
+    cmd.args(["scan", "--no-config", "--disable", "labelled.password_quoted"]);
+    let report = String::from_utf8(common::run_with_stdin(cmd, input.as_bytes()).stdout).unwrap();
+    for rule in [
+        "structured.password",
+        "structured.secret",
+        "structured.cookie",
+        "structured.authorization",
+    ] {
+        assert!(report.contains(&format!("rule={rule} ")), "{rule}: {report}");
+    }
+}

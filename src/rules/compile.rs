@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::{PatternID, meta};
 
-use super::{Location, RuleError, RuleSpec};
+use super::{Location, RuleError, RuleSpec, StructuredClass};
 use crate::checksum::Checksum;
 use crate::gate::Gate;
 use crate::validate::Validators;
@@ -56,8 +56,13 @@ pub struct CompiledRule {
     pub multiline_block: bool,
     /// Anchors as written.
     pub anchors: Vec<String>,
+    /// The class of sensitive keys this rule names for the key-aware pass; `None` for a regex
+    /// rule.
+    pub structured: Option<StructuredClass>,
     /// Examples and negatives, kept for `rules check`.
     pub spec: RuleSpec,
+    /// For a key-aware rule, a regex of no pattern, which matches nothing (it has no anchors
+    /// either, so the scanner never runs it).
     pub(crate) regex: meta::Regex,
     pub(crate) secret_group: usize,
     pub(crate) key_group: Option<usize>,
@@ -92,7 +97,7 @@ pub struct RuleSet {
 impl RuleSet {
     /// Compiles specs (each paired with its file name). Fails on the first bad rule.
     pub fn compile(specs: Vec<(String, RuleSpec)>) -> Result<RuleSet, RuleError> {
-        let mut rules = Vec::with_capacity(specs.len());
+        let mut rules: Vec<CompiledRule> = Vec::with_capacity(specs.len());
         let mut ids = HashSet::new();
         for (file, spec) in specs {
             if !ids.insert(spec.id.clone()) {
@@ -100,6 +105,19 @@ impl RuleSet {
                     file,
                     rule: Some(spec.id),
                     reason: "duplicate rule id".into(),
+                });
+            }
+            if let Some(class) = spec.structured
+                && let Some(other) = rules.iter().find(|r| r.structured == Some(class))
+            {
+                return Err(RuleError {
+                    file,
+                    rule: Some(spec.id),
+                    reason: format!(
+                        "key-aware class '{}' is already named by rule '{}'",
+                        class.as_str(),
+                        other.id
+                    ),
                 });
             }
             rules.push(compile_rule(file, spec)?);
@@ -221,6 +239,9 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
             spec.kind
         )));
     }
+    if let Some(class) = spec.structured {
+        return compile_key_aware(file, spec, class);
+    }
     if spec.anchors.is_empty() {
         return Err(fail(
             "no anchors: every rule needs at least one literal for the prefilter".into(),
@@ -297,6 +318,7 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
         priority: spec.priority,
         multiline_block: spec.multiline_block,
         anchors: spec.anchors.clone(),
+        structured: None,
         regex,
         secret_group,
         key_group,
@@ -305,6 +327,53 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
         checksum,
         decode_base64,
         anchor_then_separator,
+        spec,
+    })
+}
+
+/// A rule of the key-aware pass: it names the findings of one class of sensitive keys, and has
+/// nothing that matches on its own.
+fn compile_key_aware(file: String, spec: RuleSpec, class: StructuredClass) -> Result<CompiledRule, RuleError> {
+    let matching = [
+        ("regex", !spec.regex.is_empty()),
+        ("anchors", !spec.anchors.is_empty()),
+        ("max_len", spec.max_len.is_some()),
+        ("decode", spec.decode.is_some()),
+        ("anchor_then", spec.anchor_then.is_some()),
+        ("validators", !spec.validators.is_empty()),
+        ("min_entropy", spec.min_entropy.is_some()),
+        ("checksum", spec.checksum.is_some()),
+        ("multiline_block", spec.multiline_block),
+    ];
+    if let Some((field, _)) = matching.iter().find(|(_, set)| *set) {
+        return Err(RuleError {
+            file,
+            rule: Some(spec.id),
+            reason: format!(
+                "a key-aware rule (structured = \"{}\") finds its values by their keys: it takes no {field}",
+                class.as_str()
+            ),
+        });
+    }
+    let nothing: [&str; 0] = [];
+    Ok(CompiledRule {
+        id: spec.id.clone(),
+        kind: spec.kind.clone(),
+        description: spec.description.clone(),
+        file,
+        location: spec.location,
+        priority: spec.priority,
+        multiline_block: false,
+        anchors: Vec::new(),
+        structured: Some(class),
+        regex: meta::Regex::new_many(&nothing).expect("a regex of no pattern"),
+        secret_group: 0,
+        key_group: None,
+        max_len: 0,
+        validators: Validators::default(),
+        checksum: None,
+        decode_base64: false,
+        anchor_then_separator: false,
         spec,
     })
 }

@@ -21,10 +21,17 @@ pub struct RuleSpec {
     pub kind: String,
     /// One line for `tokenscrub rules list`.
     pub description: String,
-    /// Literals of which every match contains at least one (ASCII case-insensitively).
+    /// Literals of which every match contains at least one (ASCII case-insensitively). None for
+    /// a key-aware rule ([`RuleSpec::structured`]).
+    #[serde(default)]
     pub anchors: Vec<String>,
-    /// The confirming regex; the group `secret` is replaced.
+    /// The confirming regex; the group `secret` is replaced. None for a key-aware rule.
+    #[serde(default)]
     pub regex: String,
+    /// Set for a rule of the key-aware pass (`src/structured/`) instead of a regex: the class of
+    /// sensitive keys whose values this rule names. Such a rule is selected like any other, and
+    /// turning it off turns off the key-aware redaction of that class only.
+    pub structured: Option<StructuredClass>,
     /// Longest match the rule can produce, in bytes. Required when the regex is unbounded
     /// (`+`, `*`, `{n,}`); the engine never looks further than this from an anchor, which is
     /// what bounds the streaming overlap.
@@ -63,6 +70,36 @@ pub struct RuleSpec {
 
 fn default_priority() -> i32 {
     50
+}
+
+/// A class of sensitive keys, as the key-aware pass names its findings (see
+/// [`RuleSpec::structured`] and [`crate::structured::KeyClass`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StructuredClass {
+    /// Values of password keys (`password`, `passwd`, `passphrase`, `*_password`).
+    Password,
+    /// Values of token, key and secret keys (`api_key`, `client_secret`, `token`, ...).
+    Secret,
+    /// `Authorization` values other than Basic credentials (the scheme is kept).
+    Authorization,
+    /// `Authorization` values with the Basic scheme.
+    BasicAuth,
+    /// Cookie values of `Cookie` and `Set-Cookie` keys.
+    Cookie,
+}
+
+impl StructuredClass {
+    /// The name used in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StructuredClass::Password => "password",
+            StructuredClass::Secret => "secret",
+            StructuredClass::Authorization => "authorization",
+            StructuredClass::BasicAuth => "basic_auth",
+            StructuredClass::Cookie => "cookie",
+        }
+    }
 }
 
 /// An executable example: `input` redacts to `output`.

@@ -60,7 +60,7 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 
 use crate::fingerprint::inside_replacement;
-use crate::rules::{Location, RuleSet};
+use crate::rules::{Location, RuleSet, StructuredClass};
 use crate::scan::Finding;
 use crate::validate::is_placeholder;
 
@@ -388,15 +388,26 @@ pub fn normalize_sensitive_key(key: &str) -> Result<Vec<u8>, SensitiveKeyError> 
     Ok(normalized)
 }
 
-/// The rules that name the kind of a structured finding, by class (indices into the rule set),
-/// and the run-time configuration of the pass. Cheap to clone.
+/// The rule that names the findings of one class of keys, and where such a value sits.
+#[derive(Debug, Clone, Copy)]
+struct Naming {
+    /// Index into the rule set.
+    rule: u32,
+    location: Location,
+}
+
+/// The rules that name the kind of a structured finding, by class, and the run-time
+/// configuration of the pass. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct StructuredRules {
-    password: u32,
-    secret: u32,
-    authorization: u32,
-    basic: u32,
-    cookie: u32,
+    /// The rule set's key-aware rule of each class (`structured = "password"`, ...). `None`
+    /// where the set has none (its rule was turned off): values of that class get no findings,
+    /// and the other classes are not affected.
+    password: Option<Naming>,
+    secret: Option<Naming>,
+    authorization: Option<Naming>,
+    basic: Option<Naming>,
+    cookie: Option<Naming>,
     /// Extra sensitive key suffixes, normalized (see [`normalize_sensitive_key`]); their class is
     /// [`KeyClass::Secret`]. Empty unless configured: the built-in path never looks at it then.
     extra_keys: Arc<[Box<[u8]>]>,
@@ -435,17 +446,38 @@ fn next_go_brace(hay: &[u8], mut pos: usize, end: usize) -> Option<usize> {
 }
 
 impl StructuredRules {
-    /// Picks the naming rules from `rules`: the labelled password and secret rules, the bearer
-    /// header rule and the session-cookie rule. `None` if the catalogue lacks them (a rule set
+    /// Picks the naming rules from `rules`: its key-aware rules (`patterns/structured.toml`),
+    /// one per class, each selected like any rule. They are rules of their own, not the regex
+    /// rules of the same kinds, so that turning a regex rule off (`labelled.password_quoted`)
+    /// leaves the key-aware pass as it is. `None` if the set has none (all turned off, or a set
     /// built without the built-in catalogue): then there is no structured pass.
     pub fn from_rules(rules: &RuleSet) -> Option<Self> {
-        let find = |id: &str| rules.rules().iter().position(|r| r.id == id).map(|i| i as u32);
+        let naming = |class: StructuredClass| {
+            let rule = rules.rules().iter().position(|r| r.structured == Some(class))?;
+            Some(Naming {
+                rule: rule as u32,
+                location: rules.rules()[rule].location,
+            })
+        };
+        let (password, secret, authorization, basic, cookie) = (
+            naming(StructuredClass::Password),
+            naming(StructuredClass::Secret),
+            naming(StructuredClass::Authorization),
+            naming(StructuredClass::BasicAuth),
+            naming(StructuredClass::Cookie),
+        );
+        if [password, secret, authorization, basic, cookie]
+            .iter()
+            .all(Option::is_none)
+        {
+            return None;
+        }
         Some(StructuredRules {
-            password: find("labelled.password_quoted")?,
-            secret: find("labelled.secret_quoted")?,
-            authorization: find("http.authorization_bearer")?,
-            basic: find("http.authorization_basic")?,
-            cookie: find("http.session_cookie")?,
+            password,
+            secret,
+            authorization,
+            basic,
+            cookie,
             extra_keys: Arc::new([]),
             key_gate: Arc::new(keygate::KeyGate::new(&[])),
             dump_markers: AhoCorasick::builder()
@@ -506,12 +538,14 @@ impl StructuredRules {
         })
     }
 
-    fn rule(&self, class: KeyClass) -> (u32, Location) {
+    /// The rule that names a value of `class` (an `Authorization` value of the Basic scheme is
+    /// named by the `basic` rule instead, see [`Emit::secret_string`]).
+    fn naming(&self, class: KeyClass) -> Option<Naming> {
         match class {
-            KeyClass::Password => (self.password, Location::Field),
-            KeyClass::Secret => (self.secret, Location::Field),
-            KeyClass::Authorization => (self.authorization, Location::Header),
-            KeyClass::Cookie | KeyClass::SetCookie => (self.cookie, Location::Header),
+            KeyClass::Password => self.password,
+            KeyClass::Secret => self.secret,
+            KeyClass::Authorization => self.authorization,
+            KeyClass::Cookie | KeyClass::SetCookie => self.cookie,
         }
     }
 
@@ -774,7 +808,7 @@ impl<'a> Emit<'a, '_> {
         }
     }
 
-    fn push(&mut self, start: usize, end: usize, rule: u32, location: Location, quoted: Option<u8>) {
+    fn push(&mut self, start: usize, end: usize, naming: Naming, quoted: Option<u8>) {
         let value = &self.hay[start..end];
         // A value that holds one of our replacement words was redacted already (idempotence).
         if start >= end
@@ -787,8 +821,8 @@ impl<'a> Emit<'a, '_> {
         self.out.push(Finding {
             start,
             end,
-            rule,
-            location,
+            rule: naming.rule,
+            location: naming.location,
             checksum: crate::checksum::ChecksumResult::None,
             quoted,
         });
@@ -797,16 +831,20 @@ impl<'a> Emit<'a, '_> {
     /// A number under a key of `class`; `quoted` asks for the replacement in double quotes of
     /// that escape level (see [`Finding::quoted`]).
     fn number(&mut self, class: KeyClass, start: usize, end: usize, quoted: Option<u8>) {
-        let (rule, location) = self.rules.rule(class);
-        self.push(start, end, rule, location, quoted);
+        if let Some(naming) = self.rules.naming(class) {
+            self.push(start, end, naming, quoted);
+        }
     }
 
     /// The secret parts of a string value under a key of `class`.
     fn secret_string(&mut self, class: KeyClass, start: usize, end: usize) {
-        let (rule, location) = self.rules.rule(class);
         let value = &self.hay[start..end];
         match class {
-            KeyClass::Password | KeyClass::Secret => self.push(start, end, rule, location, None),
+            KeyClass::Password | KeyClass::Secret => {
+                if let Some(naming) = self.rules.naming(class) {
+                    self.push(start, end, naming, None);
+                }
+            }
             KeyClass::Authorization => {
                 // `Bearer x`, `Basic x`, `AWS4-HMAC-SHA256 Credential=...`: keep the scheme.
                 let scheme = value
@@ -820,19 +858,24 @@ impl<'a> Emit<'a, '_> {
                     0
                 };
                 // Basic credentials are a kind of their own, as the header rules name them.
-                let rule = if value[..scheme].eq_ignore_ascii_case(b"basic") {
+                let naming = if value[..scheme].eq_ignore_ascii_case(b"basic") {
                     self.rules.basic
                 } else {
-                    rule
+                    self.rules.authorization
                 };
-                self.push(start + skip, end, rule, location, None);
+                if let Some(naming) = naming {
+                    self.push(start + skip, end, naming, None);
+                }
             }
             KeyClass::Cookie | KeyClass::SetCookie => {
+                let Some(naming) = self.rules.naming(class) else {
+                    return;
+                };
                 let mut piece_start = start;
                 while piece_start < end {
                     let piece_end = memchr::memchr(b';', &self.hay[piece_start..end]).map_or(end, |i| piece_start + i);
                     if let Some(eq) = memchr::memchr(b'=', &self.hay[piece_start..piece_end]) {
-                        self.push(piece_start + eq + 1, piece_end, rule, location, None);
+                        self.push(piece_start + eq + 1, piece_end, naming, None);
                     }
                     if class == KeyClass::SetCookie {
                         break;
