@@ -159,14 +159,10 @@ impl Gate {
         let eight = |o: usize| prefix_hits_avx2(table, hay[o..o + 16].try_into().unwrap_or(&[0; 16]));
         let mut i = at;
         while i + 40 <= hay.len() {
-            let mut hits = eight(i) | eight(i + 8) << 8 | eight(i + 16) << 16 | eight(i + 24) << 24;
-            while hits != 0 {
-                let p = i + hits.trailing_zeros() as usize;
-                // `p + 4 <= i + 35 < hay.len()`: the whole 4-byte gram is inside the span.
-                if self.full_at(fold(u32::from_le_bytes([hay[p], hay[p + 1], hay[p + 2], hay[p + 3]]))) {
-                    return Some(p);
-                }
-                hits &= hits - 1;
+            let hits = eight(i) | eight(i + 8) << 8 | eight(i + 16) << 16 | eight(i + 24) << 24;
+            // `i + 31 + 4 <= i + 40 <= hay.len()`: every gram of the step is inside the span.
+            if let Some(p) = self.first_full(hay, i, u64::from(hits)) {
+                return Some(p);
             }
             i += 32;
         }
@@ -221,21 +217,31 @@ impl Gate {
                 _mm512_and_si512(_mm512_slli_epi16::<1>(v2), mask(0x3e)),
             );
             let tri_bit = _mm512_and_si512(_mm512_xor_si512(v2, _mm512_srli_epi16::<2>(v1)), mask(7));
-            let mut hits = pair(v0, v1, a)
+            let hits = pair(v0, v1, a)
                 & pair(v1, v2, b)
                 & look(tri, tri_index, tri_bit)
                 & (pair(v2, v3, d) | look(tri3, tri_index, tri_bit));
-            while hits != 0 {
-                let p = i + hits.trailing_zeros() as usize;
-                // `p + 4 <= i + 67 <= hay.len()`: the whole 4-byte gram is inside the span.
-                if self.full_at(fold(u32::from_le_bytes([hay[p], hay[p + 1], hay[p + 2], hay[p + 3]]))) {
-                    return Some(p);
-                }
-                hits &= hits - 1;
+            // `i + 63 + 4 <= i + 67 <= hay.len()`: every gram of the step is inside the span.
+            if let Some(p) = self.first_full(hay, i, hits) {
+                return Some(p);
             }
             i += 64;
         }
         self.next_candidate_avx2(hay, i, hay.len())
+    }
+
+    /// The first position `base + k`, for bit `k` set in `hits`, where [`Gate::full_at`] holds.
+    /// Every gram `hay[base + k..base + k + 4]` must lie inside `hay`.
+    #[inline(always)]
+    fn first_full(&self, hay: &[u8], base: usize, mut hits: u64) -> Option<usize> {
+        while hits != 0 {
+            let p = base + hits.trailing_zeros() as usize;
+            if self.full_at(fold(u32::from_le_bytes([hay[p], hay[p + 1], hay[p + 2], hay[p + 3]]))) {
+                return Some(p);
+            }
+            hits &= hits - 1;
+        }
+        None
     }
 
     /// The scalar path; also the reference the vector path is tested against.

@@ -153,13 +153,9 @@ impl KeyGate {
         // each. Why not `memchr3_iter`: its per-match restart costs more than the look-back on
         // records with a terminator every few bytes (measured: 146 instructions per terminator).
         while i + 16 <= end {
-            let mut mask = terminator_mask(hay[i..i + 16].try_into().expect("16 bytes"));
-            while mask != 0 {
-                let t = i + mask.trailing_zeros() as usize;
-                if self.may_end_sensitive_key(hay, lo, t) {
-                    return Some(t);
-                }
-                mask &= mask - 1;
+            let mask = terminator_mask(hay[i..i + 16].try_into().expect("16 bytes"));
+            if let Some(t) = self.first_open(hay, lo, i, u64::from(mask)) {
+                return Some(t);
             }
             i += 16;
         }
@@ -210,13 +206,9 @@ impl KeyGate {
             // SAFETY: see above.
             let before = load(unsafe { p.sub(8) });
             let escapes = escape_within_8(eq(before, b'\\'), eq(v0, b'\\'));
-            let mut mask = term & (pair | special(v1) | (quoted & special(v2)) | special(second) | escapes);
-            while mask != 0 {
-                let t = i + mask.trailing_zeros() as usize;
-                if self.may_end_sensitive_key(hay, lo, t) {
-                    return Ok(Some(t));
-                }
-                mask &= mask - 1;
+            let mask = term & (pair | special(v1) | (quoted & special(v2)) | special(second) | escapes);
+            if let Some(t) = self.first_open(hay, lo, i, mask) {
+                return Ok(Some(t));
             }
             i += 64;
         }
@@ -268,17 +260,26 @@ impl KeyGate {
             let before = unsafe { _mm256_loadu_si256(hay.as_ptr().add(i - 8).cast::<__m256i>()) };
             let escapes = escape_within_8(backslashes(before), backslashes(v0)) as u32;
             let passing = _mm256_movemask_epi8(_mm256_and_si256(term, key_end)) as u32 | escapes;
-            let mut mask = passing & _mm256_movemask_epi8(term) as u32;
-            while mask != 0 {
-                let t = i + mask.trailing_zeros() as usize;
-                if self.may_end_sensitive_key(hay, lo, t) {
-                    return Ok(Some(t));
-                }
-                mask &= mask - 1;
+            let mask = passing & _mm256_movemask_epi8(term) as u32;
+            if let Some(t) = self.first_open(hay, lo, i, u64::from(mask)) {
+                return Ok(Some(t));
             }
             i += 32;
         }
         Err(i)
+    }
+
+    /// The first terminator `base + k`, for bit `k` set in `mask`, that may end a sensitive key.
+    #[inline(always)]
+    fn first_open(&self, hay: &[u8], lo: usize, base: usize, mut mask: u64) -> Option<usize> {
+        while mask != 0 {
+            let t = base + mask.trailing_zeros() as usize;
+            if self.may_end_sensitive_key(hay, lo, t) {
+                return Some(t);
+            }
+            mask &= mask - 1;
+        }
+        None
     }
 
     /// True when the bytes before the terminator at `t` may end a sensitive key.
