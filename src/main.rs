@@ -192,6 +192,10 @@ struct ScanArgs {
     /// Walk directories without honouring .gitignore, .ignore and .git/info/exclude files.
     #[arg(long)]
     no_ignore: bool,
+    /// Scanning threads, each taking whole files; 0 = the available cores. The report is in
+    /// the same order whatever the number.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
     #[command(flatten)]
     config: ConfigArgs,
     #[command(flatten)]
@@ -493,6 +497,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             ScanFormat::Json => scanmode::Format::Json,
         },
         ignore_files: !args.no_ignore,
+        threads: config::worker_threads(args.threads),
         progress: true,
     };
     let summary = scanmode::run(&built.redactor, &args.paths, &options, io::stdout().lock(), |e| {

@@ -375,6 +375,176 @@ fn directories_are_walked_in_order_honouring_gitignore() {
     );
 }
 
+/// Runs `cmd` to its end, or fails the test (killing it) if it takes longer than `limit`: a
+/// hang must fail, not stall the suite.
+fn output_within(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).unwrap();
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("still running after {limit:?}: killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// The report of `scan --threads N` over a tree of many files is byte for byte that of
+/// `--threads 1`: files in walk order, hits in file order, the same errors in the same order,
+/// the same status. Two dense files have reports far over the 64 KiB a worker may hold before
+/// its file's turn to print: one early (the others run ahead of it), one late.
+#[test]
+fn threads_give_the_one_thread_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    let mut f = Fakes(43);
+    let mut secrets = Vec::new();
+    // (path, hits) of every file of the tree with findings; sorted, the walk order.
+    let mut expected: Vec<(String, usize)> = Vec::new();
+    let write = |rel: &str, data: &[u8]| {
+        let path = root.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, data).unwrap();
+        path.display().to_string()
+    };
+    let log = |f: &mut Fakes, secrets: &mut Vec<String>, lines: usize, every: usize| {
+        let mut text = String::new();
+        let mut hits = 0;
+        for i in 0..lines {
+            if every > 0 && i % every == every - 1 {
+                let ghp = f.ghp();
+                text.push_str(&format!("{i} push token {ghp} ok\n"));
+                secrets.push(ghp);
+                hits += 1;
+            } else {
+                text.push_str(&format!(
+                    "{i} GET /health 200 trace_id=7cbe6900040c74c025eff77a2bdd3e37\n"
+                ));
+            }
+        }
+        (text, hits)
+    };
+    for i in 0..120 {
+        // Every third file is clean; the others have 1 to 9 hits.
+        let every = if i % 3 == 0 { 0 } else { 2 + i % 7 };
+        let (text, hits) = log(&mut f, &mut secrets, 10 + i % 13, every);
+        let path = write(&format!("d{}/f{i:03}.log", i % 7), text.as_bytes());
+        if hits > 0 {
+            expected.push((path, hits));
+        }
+    }
+    for rel in ["d0/a-dense.log", "d6/zz-dense.log"] {
+        let (text, hits) = log(&mut f, &mut secrets, 3000, 1);
+        expected.push((write(rel, text.as_bytes()), hits));
+    }
+    let (text, hits) = log(&mut f, &mut secrets, 40, 4);
+    expected.push((write("d3/rotated.log.1.gz", &gzip(text.as_bytes())), hits));
+    // Cut short: its first hits are reported, then an error names it.
+    let (text, _) = log(&mut f, &mut secrets, 200, 5);
+    let mut broken = gzip(text.as_bytes());
+    broken.truncate(broken.len() - 12);
+    let broken_path = write("d4/broken.log.gz", &broken);
+    // Unreadable, unless the tests run as root (who reads it anyway).
+    let (text, hits) = log(&mut f, &mut secrets, 5, 1);
+    let locked = write("d5/locked.log", text.as_bytes());
+    fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    let locked_readable = fs::read(&locked).is_ok();
+    if locked_readable {
+        expected.push((locked.clone(), hits));
+    }
+    // A socket cannot be opened as a file, even by root: an error while scanning, not walking.
+    let socket = dir.path().join("socket");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let missing = dir.path().join("missing.log");
+    let (text, last_hits) = log(&mut f, &mut secrets, 3, 1);
+    let last = dir.path().join("last.log");
+    fs::write(&last, text).unwrap();
+
+    let run = |threads: &str| {
+        let mut cmd = scan();
+        cmd.args(["--threads", threads])
+            .arg(&root)
+            .arg(&socket)
+            .arg(&missing)
+            .arg(&last);
+        let out = output_within(cmd, Duration::from_secs(60));
+        assert_no_secret(&out, &secrets);
+        out
+    };
+    let one = run("1");
+    assert_eq!(one.status.code(), Some(2));
+    // The one-thread report is the expected one: files in walk order, each hit once.
+    let report = String::from_utf8(one.stdout.clone()).unwrap();
+    let mut files: Vec<(String, usize)> = Vec::new();
+    for line in report.lines() {
+        let file = line.split(':').next().unwrap();
+        match files.last_mut() {
+            Some((last, n)) if last == file => *n += 1,
+            _ => files.push((file.to_string(), 1)),
+        }
+    }
+    let broken_at = files
+        .iter()
+        .position(|(p, _)| *p == broken_path)
+        .expect("hits before the cut");
+    let broken_hits = files[broken_at].1;
+    assert!(broken_hits < 40, "{broken_hits}");
+    expected.push((broken_path.clone(), broken_hits));
+    expected.sort();
+    expected.push((last.display().to_string(), last_hits));
+    assert_eq!(files, expected);
+    let errors = String::from_utf8(one.stderr.clone()).unwrap();
+    let mut expected_errors = vec![
+        format!("tokenscrub: cannot read {}: ", missing.display()),
+        format!("tokenscrub: cannot read {broken_path}: "),
+    ];
+    if !locked_readable {
+        expected_errors.push(format!("tokenscrub: cannot read {locked}: "));
+    }
+    expected_errors.push(format!("tokenscrub: cannot read {}: ", socket.display()));
+    assert_eq!(errors.lines().count(), expected_errors.len(), "{errors}");
+    for (line, start) in errors.lines().zip(&expected_errors) {
+        assert!(line.starts_with(start.as_str()), "{line}\nexpected {start}");
+    }
+
+    for threads in ["2", "2", "3", "8", "0"] {
+        let many = run(threads);
+        assert!(
+            many.stdout == one.stdout,
+            "--threads {threads}: the report differs from --threads 1"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&many.stderr),
+            String::from_utf8_lossy(&one.stderr),
+            "--threads {threads}"
+        );
+        assert_eq!(many.status.code(), Some(2));
+    }
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
     enc.write_all(data).unwrap();

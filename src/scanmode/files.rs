@@ -1,9 +1,14 @@
 //! The `scan` command over files: directory walks, gzip, progress, and the report lines.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, ErrorKind, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::thread;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -27,6 +32,9 @@ pub struct Options {
     /// Whether directory walks skip what `.gitignore`, `.ignore` and `.git/info/exclude` files
     /// in the walked tree exclude. Paths named explicitly are always scanned.
     pub ignore_files: bool,
+    /// Scanning threads, each taking whole files (0 counts as 1). The report is the same
+    /// whatever the number.
+    pub threads: usize,
     /// Whether a progress bar may be drawn on stderr (only when it is a terminal and the files
     /// add up to at least 64 MiB).
     pub progress: bool,
@@ -38,6 +46,7 @@ impl Default for Options {
             pipe: PipeConfig::default(),
             format: Format::Text,
             ignore_files: true,
+            threads: 1,
             progress: true,
         }
     }
@@ -109,6 +118,10 @@ impl std::error::Error for FileError {}
 /// bytes `1f 8b`, or a `.gz` name) is decompressed. A path that fails is passed to `on_error`
 /// and counted, and the scan goes on with the next one.
 ///
+/// Files are scanned on [`Options::threads`] threads, each taking whole files, and reported on
+/// the calling thread in the order of a one-thread run: files in walk order, hits in file
+/// order, each file's errors after its hits.
+///
 /// Returns an error only when writing to `out` fails; a broken pipe is not an error but ends
 /// the scan early ([`Summary::output_closed`]).
 pub fn run<W: Write>(
@@ -121,7 +134,7 @@ pub fn run<W: Write>(
     let mut summary = Summary::default();
     let mut inputs = Vec::new();
     for root in paths {
-        collect(root, options.ignore_files, &mut inputs, &mut |e| {
+        collect(root, options, &mut inputs, &mut |e| {
             summary.errors += 1;
             on_error(&e);
         });
@@ -137,86 +150,331 @@ pub fn run<W: Write>(
     } else {
         Progress::none()
     };
-    let mut scanner = Scanner::new(redactor, options.pipe);
-    let mut out = io::BufWriter::with_capacity(64 * 1024, out);
-    let mut word = Vec::new();
     // `None` is standard input.
     let sources: Vec<Option<PathBuf>> = if paths.is_empty() {
         vec![None]
     } else {
         inputs.into_iter().map(Some).collect()
     };
-    for source in &sources {
-        let name = source.as_deref().map_or(STDIN_NAME.into(), Path::to_string_lossy);
-        progress.set_message(&name);
-        let opened = match source {
-            None => open_sniffed(io::stdin().lock(), false),
-            Some(path) => File::open(path).and_then(|file| {
-                let gz_name = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-                open_sniffed(progress.counted(file), gz_name)
-            }),
-        };
-        let path = || source.clone().unwrap_or_else(|| PathBuf::from(STDIN_NAME));
-        let reader = match opened {
-            Ok(reader) => reader,
-            Err(error) => {
-                summary.errors += 1;
-                progress.suspend(|| on_error(&FileError::Read { path: path(), error }));
-                continue;
-            }
-        };
-        summary.inputs += 1;
-        let found_before = summary.findings;
-        let scanned = scanner.scan(reader, |hit| {
-            summary.findings += 1;
-            if progress.visible() {
-                progress.suspend(|| {
-                    options.format.write_hit(&mut out, &name, hit, &mut word)?;
-                    out.flush()
-                })
-            } else {
-                options.format.write_hit(&mut out, &name, hit, &mut word)
-            }
-        });
-        let written = match scanned {
-            Ok(bytes) => {
-                summary.bytes += bytes;
-                Ok(())
-            }
-            Err(StreamError::Read(error)) => {
-                summary.errors += 1;
-                progress.suspend(|| on_error(&FileError::Read { path: path(), error }));
-                Ok(())
-            }
-            Err(StreamError::Visit(e)) => Err(e),
-        };
-        // Each file's report goes out when the file is done.
-        let written = written.and_then(|()| {
-            if summary.findings > found_before {
-                out.flush()
-            } else {
-                Ok(())
-            }
-        });
-        match written {
-            Err(e) if e.kind() == ErrorKind::BrokenPipe => {
-                summary.output_closed = true;
-                break;
-            }
-            other => other?,
+    let threads = options.threads.clamp(1, sources.len().max(1));
+    let shared = Shared {
+        redactor,
+        options,
+        sources: &sources,
+        next: AtomicUsize::new(0),
+        turnstile: Turnstile::new(),
+        ahead: AHEAD_PER_THREAD * threads,
+        progress: &progress,
+    };
+    let (reports, received) = mpsc::sync_channel(threads);
+    let mut out = io::BufWriter::with_capacity(64 * 1024, out);
+    let printed = thread::scope(|scope| {
+        // However printing ends (done, a write error, a panic), waiting workers are let go, so
+        // that the scope can join them.
+        let _release = StopOnDrop(&shared.turnstile);
+        for _ in 0..threads {
+            let reports = reports.clone();
+            let shared = &shared;
+            scope.spawn(move || shared.work(reports));
         }
-    }
+        drop(reports);
+        print(
+            received,
+            &shared.turnstile,
+            &mut out,
+            &progress,
+            &mut summary,
+            &mut on_error,
+        )
+    });
     progress.finish();
-    match out.flush() {
+    let flushed = printed.and_then(|()| out.flush());
+    match flushed {
         Err(e) if e.kind() == ErrorKind::BrokenPipe => summary.output_closed = true,
         other => other?,
     }
     Ok(summary)
 }
 
+/// The most report bytes a worker holds for its file before it must hand them to the printer,
+/// which takes them only while that file is the one being printed.
+const CHUNK: usize = 64 << 10;
+
+/// How many files past the one being printed the workers may have started, per thread.
+///
+/// This bounds memory when one file is slow or dense (a huge file first, say): at most
+/// `AHEAD_PER_THREAD * threads` files are started but not printed, each holding at most
+/// [`CHUNK`] bytes plus one line of report, and the channel holds at most `threads` more
+/// chunks. That is about 1 MiB of report per thread (16 × 64 KiB; up to twice that allocated,
+/// as a `Vec` grows by doubling), the size of a scanner's own window, whatever the sizes of the
+/// files. The cost: once the workers are that far ahead they wait for the slow file, and the
+/// scan runs on one thread until it is done.
+const AHEAD_PER_THREAD: usize = 16;
+
+/// What a worker sends the printer.
+enum Report {
+    /// Report lines of `file`, which is the file being printed; more follow.
+    Lines { file: usize, lines: Vec<u8>, hits: u64 },
+    /// `file` is done: its last report lines and how it ended.
+    Done {
+        file: usize,
+        lines: Vec<u8>,
+        hits: u64,
+        outcome: Outcome,
+    },
+}
+
+/// How the scan of one file ended.
+struct Outcome {
+    /// Whether the file was opened.
+    opened: bool,
+    /// Bytes read to the end (after decompression); 0 when it failed.
+    bytes: u64,
+    error: Option<FileError>,
+}
+
+/// A worker gave up its file because the run stopped.
+struct Stopped;
+
+/// What the workers share.
+struct Shared<'a> {
+    redactor: &'a Redactor,
+    options: &'a Options,
+    sources: &'a [Option<PathBuf>],
+    /// The next file to take; files are taken in input order.
+    next: AtomicUsize,
+    turnstile: Turnstile,
+    /// A worker starts file k only when k < head + ahead (see [`AHEAD_PER_THREAD`]).
+    ahead: usize,
+    progress: &'a Progress,
+}
+
+impl Shared<'_> {
+    /// One worker: takes the next file until there is none or the run stops.
+    fn work(&self, reports: SyncSender<Report>) {
+        // A panicking worker would leave its file unfinished and the others waiting on it.
+        let _release = StopOnPanic(&self.turnstile);
+        let mut scanner = Scanner::new(self.redactor, self.options.pipe);
+        let mut word = Vec::new();
+        loop {
+            let k = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(source) = self.sources.get(k) else { return };
+            if !self.turnstile.wait_for(|head| k < head + self.ahead) {
+                return;
+            }
+            let Ok(done) = self.scan_file(k, source.as_deref(), &mut scanner, &mut word, &reports) else {
+                return;
+            };
+            if reports.send(done).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Scans file `k`, handing its report lines to the printer in chunks when it is the file
+    /// being printed; returns the last lines and the outcome.
+    fn scan_file(
+        &self,
+        k: usize,
+        source: Option<&Path>,
+        scanner: &mut Scanner<'_>,
+        word: &mut Vec<u8>,
+        reports: &SyncSender<Report>,
+    ) -> Result<Report, Stopped> {
+        let name = source.map_or(STDIN_NAME.into(), Path::to_string_lossy);
+        self.progress.set_message(&name);
+        let failed = |opened, error| Outcome {
+            opened,
+            bytes: 0,
+            error: Some(FileError::Read {
+                path: source.map_or_else(|| PathBuf::from(STDIN_NAME), Path::to_path_buf),
+                error,
+            }),
+        };
+        let opened = match source {
+            None => open_sniffed(io::stdin().lock(), false),
+            Some(path) => File::open(path).and_then(|file| {
+                let gz_name = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+                open_sniffed(self.progress.counted(file), gz_name)
+            }),
+        };
+        let (mut lines, mut hits) = (Vec::new(), 0);
+        let reader = match opened {
+            Ok(reader) => reader,
+            Err(error) => {
+                return Ok(Report::Done {
+                    file: k,
+                    lines,
+                    hits,
+                    outcome: failed(false, error),
+                });
+            }
+        };
+        let scanned = scanner.scan(reader, |hit| {
+            self.options
+                .format
+                .write_hit(&mut lines, &name, hit, word)
+                .expect("writing to a Vec cannot fail");
+            hits += 1;
+            if lines.len() >= CHUNK {
+                if !self.turnstile.wait_for(|head| head == k) {
+                    return Err(Stopped);
+                }
+                let chunk = Report::Lines {
+                    file: k,
+                    lines: std::mem::take(&mut lines),
+                    hits: std::mem::take(&mut hits),
+                };
+                reports.send(chunk).map_err(|_| Stopped)?;
+            }
+            Ok(())
+        });
+        let outcome = match scanned {
+            Ok(bytes) => Outcome {
+                opened: true,
+                bytes,
+                error: None,
+            },
+            Err(StreamError::Read(error)) => failed(true, error),
+            Err(StreamError::Visit(Stopped)) => return Err(Stopped),
+        };
+        Ok(Report::Done {
+            file: k,
+            lines,
+            hits,
+            outcome,
+        })
+    }
+}
+
+/// Writes the workers' reports to `out` in input order, counting them in `summary`, and moves
+/// the turnstile on as each file is printed. Returns when every worker has hung up, or at the
+/// first write error.
+fn print<W: Write>(
+    received: Receiver<Report>,
+    turnstile: &Turnstile,
+    out: &mut W,
+    progress: &Progress,
+    summary: &mut Summary,
+    on_error: &mut impl FnMut(&FileError),
+) -> io::Result<()> {
+    let mut write = |bytes: &[u8], end_of_file: bool| -> io::Result<()> {
+        if progress.visible() {
+            progress.suspend(|| {
+                out.write_all(bytes)?;
+                out.flush()
+            })
+        } else {
+            out.write_all(bytes)?;
+            // Each file's report goes out when the file is done.
+            if end_of_file && !bytes.is_empty() {
+                out.flush()?;
+            }
+            Ok(())
+        }
+    };
+    // Files done but not yet printed, by number; at most `ahead` of them.
+    let mut finished = BTreeMap::new();
+    let mut head = 0;
+    for report in received {
+        match report {
+            Report::Lines { file, lines, hits } => {
+                debug_assert_eq!(file, head, "only the file being printed sends lines early");
+                summary.findings += hits;
+                write(&lines, false)?;
+            }
+            Report::Done {
+                file,
+                lines,
+                hits,
+                outcome,
+            } => {
+                finished.insert(file, (lines, hits, outcome));
+                while let Some((lines, hits, outcome)) = finished.remove(&head) {
+                    summary.findings += hits;
+                    summary.inputs += u64::from(outcome.opened);
+                    summary.bytes += outcome.bytes;
+                    write(&lines, true)?;
+                    if let Some(error) = outcome.error {
+                        summary.errors += 1;
+                        progress.suspend(|| on_error(&error));
+                    }
+                    head += 1;
+                    turnstile.advance(head);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How far the printer has got, for the workers to wait on.
+struct Turnstile {
+    turn: Mutex<Turn>,
+    moved: Condvar,
+}
+
+struct Turn {
+    /// The file being printed: every file before it is printed.
+    head: usize,
+    /// The run is over (done, or stopped early): nobody waits any more.
+    stopped: bool,
+}
+
+impl Turnstile {
+    fn new() -> Self {
+        Turnstile {
+            turn: Mutex::new(Turn {
+                head: 0,
+                stopped: false,
+            }),
+            moved: Condvar::new(),
+        }
+    }
+
+    /// Blocks until `ready(head)` holds; false if the run stopped first.
+    fn wait_for(&self, ready: impl Fn(usize) -> bool) -> bool {
+        let mut turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
+        while !turn.stopped && !ready(turn.head) {
+            turn = self.moved.wait(turn).unwrap_or_else(PoisonError::into_inner);
+        }
+        !turn.stopped
+    }
+
+    fn advance(&self, head: usize) {
+        self.turn.lock().unwrap_or_else(PoisonError::into_inner).head = head;
+        self.moved.notify_all();
+    }
+
+    fn stop(&self) {
+        self.turn.lock().unwrap_or_else(PoisonError::into_inner).stopped = true;
+        self.moved.notify_all();
+    }
+}
+
+/// Stops the turnstile when dropped.
+struct StopOnDrop<'a>(&'a Turnstile);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// Stops the turnstile when dropped by a panic.
+struct StopOnPanic<'a>(&'a Turnstile);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.stop();
+        }
+    }
+}
+
 /// Appends the files to scan under `root` to `inputs`: `root` itself unless it is a directory,
 /// else the regular files of its walk.
-fn collect(root: &Path, ignore_files: bool, inputs: &mut Vec<PathBuf>, on_error: &mut dyn FnMut(FileError)) {
+fn collect(root: &Path, options: &Options, inputs: &mut Vec<PathBuf>, on_error: &mut dyn FnMut(FileError)) {
     match fs::metadata(root) {
         Err(error) => on_error(FileError::Read {
             path: root.to_path_buf(),
@@ -234,9 +492,9 @@ fn collect(root: &Path, ignore_files: bool, inputs: &mut Vec<PathBuf>, on_error:
                 .parents(false)
                 .require_git(false)
                 .git_global(false)
-                .ignore(ignore_files)
-                .git_ignore(ignore_files)
-                .git_exclude(ignore_files)
+                .ignore(options.ignore_files)
+                .git_ignore(options.ignore_files)
+                .git_exclude(options.ignore_files)
                 .follow_links(false)
                 .sort_by_file_name(|a, b| a.cmp(b))
                 .build();
