@@ -545,6 +545,105 @@ fn threads_give_the_one_thread_report() {
     }
 }
 
+/// While the first file is slow (a FIFO the test holds open), the other workers get only a
+/// bounded number of files ahead of it, each holding a bounded part of its report: the 170 MB
+/// report of the files behind it is not buffered, and nothing is printed before the first
+/// file's hits. Of three workers, one waits on the FIFO, one on a dense file (a report far over
+/// what it may hold), and one runs ahead through small files.
+#[test]
+fn a_slow_first_file_keeps_memory_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("0-slow.log");
+    if !Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+        eprintln!("skipped: `mkfifo` is not available");
+        return;
+    }
+    // Long names make long report lines (about 1.1 KB each).
+    let deep = (0..4).fold(dir.path().join("logs"), |p, i| p.join(format!("{i}").repeat(250)));
+    fs::create_dir_all(&deep).unwrap();
+    let mut f = Fakes(47);
+    let mut hits = 0;
+    for i in 0..1500 {
+        // 50 hits (55 KB of report, under what a worker may hold); file 3 has 80,000 (88 MB).
+        let n = if i == 3 { 80_000 } else { 50 };
+        let text: String = (0..n).map(|_| format!("t {}\n", f.ghp())).collect();
+        fs::write(deep.join(format!("f{i:04}.log")), text).unwrap();
+        hits += n;
+    }
+    let mut child = scan()
+        .args(["--threads", "3"])
+        .arg(&fifo)
+        .arg(dir.path().join("logs"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let printed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = {
+        let printed = std::sync::Arc::clone(&printed);
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let (mut first, mut lines, mut buf) = (Vec::new(), 0, vec![0; 1 << 16]);
+            loop {
+                let n = stdout.read(&mut buf).unwrap();
+                if n == 0 {
+                    break (first, lines);
+                }
+                if first.len() < 4096 {
+                    first.extend_from_slice(&buf[..n]);
+                }
+                lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+                printed.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    // Opening blocks until the scan opens the FIFO to read it.
+    let mut writer = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    // Wait until the workers are idle (their CPU time stops growing): blocked behind the
+    // FIFO, or, were nothing bounded, done with everything else.
+    let started = Instant::now();
+    let mut ticks = cpu_ticks(pid);
+    loop {
+        std::thread::sleep(Duration::from_millis(400));
+        let now = cpu_ticks(pid);
+        if now == ticks {
+            break;
+        }
+        ticks = now;
+        assert!(started.elapsed() < Duration::from_secs(120), "never idle");
+    }
+    let peak = peak_rss_kib(pid).unwrap();
+    assert_eq!(
+        printed.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "printed before the first file"
+    );
+    let ghp = f.ghp();
+    writeln!(writer, "slow {ghp}").unwrap();
+    drop(writer);
+    let (first, lines) = reader.join().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert_eq!(lines, hits + 1);
+    let first = String::from_utf8_lossy(&first);
+    assert!(
+        first.starts_with(&format!("{}:1:6: ", fifo.display())),
+        "{}",
+        &first[..200]
+    );
+    assert!(!first.contains(&ghp[4..16]));
+    assert!(peak < 64 * 1024, "peak RSS {peak} KiB while the first file was held");
+}
+
+/// User plus system CPU time of process `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name, from the state (field 3): utime is field
+    // 14, stime field 15.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
     enc.write_all(data).unwrap();
