@@ -192,6 +192,10 @@ struct ScanArgs {
     /// Walk directories without honouring .gitignore, .ignore and .git/info/exclude files.
     #[arg(long)]
     no_ignore: bool,
+    /// Follow symbolic links while walking directories (a link loop is reported as an error,
+    /// and the walk goes on). A link named on the command line is always followed.
+    #[arg(short = 'L', long)]
+    follow: bool,
     /// Scanning threads, each taking whole files; 0 = the available cores. The report is in
     /// the same order whatever the number.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -497,6 +501,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             ScanFormat::Json => scanmode::Format::Json,
         },
         ignore_files: !args.no_ignore,
+        follow_links: args.follow,
         threads: config::worker_threads(args.threads),
         progress: true,
     };

@@ -644,6 +644,115 @@ fn cpu_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
+/// The files of a text report, in order, one entry per hit.
+fn report_files(out: &Output) -> Vec<String> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect()
+}
+
+/// Symbolic links inside a walked directory, to directories and to files, are followed only
+/// with --follow; a link named on the command line is always followed.
+#[test]
+fn links_are_followed_only_with_follow() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = Fakes(53);
+    let mut secrets = Vec::new();
+    let mut plant = |path: &Path| {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let ghp = f.ghp();
+        fs::write(path, format!("t {ghp}\n")).unwrap();
+        secrets.push(ghp);
+    };
+    let (outside, tree) = (dir.path().join("outside"), dir.path().join("tree"));
+    plant(&outside.join("deep.log"));
+    plant(&outside.join("note.log"));
+    plant(&tree.join("plain.log"));
+    symlink("../outside", tree.join("linked")).unwrap();
+    symlink("../outside/note.log", tree.join("note-link.log")).unwrap();
+    let t = tree.display();
+
+    let out = scan().arg(&tree).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(report_files(&out), [format!("{t}/plain.log")]);
+
+    for follow in ["--follow", "-L"] {
+        let out = scan().arg(follow).arg(&tree).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_no_secret(&out, &secrets);
+        assert_eq!(
+            report_files(&out),
+            ["linked/deep.log", "linked/note.log", "note-link.log", "plain.log"].map(|p| format!("{t}/{p}"))
+        );
+    }
+
+    // Named on the command line, a link is read without --follow.
+    let out = scan()
+        .arg(tree.join("linked"))
+        .arg(tree.join("note-link.log"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        report_files(&out),
+        ["linked/deep.log", "linked/note.log", "note-link.log"].map(|p| format!("{t}/{p}"))
+    );
+}
+
+/// With --follow, a link loop is reported as an error that names the link, and the walk goes
+/// on: the scan ends, every file is reported once, and the status is 2.
+#[test]
+fn link_loops_are_reported_not_followed() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let mut f = Fakes(59);
+    let secrets = [f.ghp(), f.ghp()];
+    fs::create_dir_all(tree.join("a")).unwrap();
+    fs::create_dir_all(tree.join("b")).unwrap();
+    fs::write(tree.join("a/one.log"), format!("t {}\n", secrets[0])).unwrap();
+    fs::write(tree.join("b/two.log"), format!("t {}\n", secrets[1])).unwrap();
+    // To the walk's root, and to the directory the link is in.
+    symlink("..", tree.join("a/up")).unwrap();
+    symlink(".", tree.join("b/self")).unwrap();
+    let t = tree.display();
+
+    let mut cmd = scan();
+    cmd.args(["--follow", "--threads", "2"]).arg(&tree);
+    let out = output_within(cmd, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(2));
+    assert_no_secret(&out, &secrets);
+    assert_eq!(
+        report_files(&out),
+        ["a/one.log", "b/two.log"].map(|p| format!("{t}/{p}"))
+    );
+    let errors = String::from_utf8(out.stderr).unwrap();
+    let errors: Vec<&str> = errors.lines().collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    for (error, link) in errors.iter().zip(["a/up", "b/self"]) {
+        assert!(
+            error.starts_with(&format!(
+                "tokenscrub: while walking {t}: File system loop found: {t}/{link} points to an ancestor "
+            )),
+            "{error}"
+        );
+    }
+
+    // Without --follow the links are not walked at all.
+    let out = scan().arg(&tree).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.is_empty());
+    assert_eq!(
+        report_files(&out),
+        ["a/one.log", "b/two.log"].map(|p| format!("{t}/{p}"))
+    );
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
     enc.write_all(data).unwrap();

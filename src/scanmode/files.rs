@@ -32,6 +32,9 @@ pub struct Options {
     /// Whether directory walks skip what `.gitignore`, `.ignore` and `.git/info/exclude` files
     /// in the walked tree exclude. Paths named explicitly are always scanned.
     pub ignore_files: bool,
+    /// Whether directory walks follow symbolic links; a link loop is then reported as a walk
+    /// error, not followed round. Links named explicitly are always followed.
+    pub follow_links: bool,
     /// Scanning threads, each taking whole files (0 counts as 1). The report is the same
     /// whatever the number.
     pub threads: usize,
@@ -46,6 +49,7 @@ impl Default for Options {
             pipe: PipeConfig::default(),
             format: Format::Text,
             ignore_files: true,
+            follow_links: false,
             threads: 1,
             progress: true,
         }
@@ -114,8 +118,9 @@ impl std::error::Error for FileError {}
 
 /// Scans `paths` (standard input when empty) and writes a line per hit to `out`, in input
 /// order. Directories are walked depth first, entries sorted by name, hidden files included and
-/// `.git` directories skipped; symbolic links inside them are not followed. gzip input (magic
-/// bytes `1f 8b`, or a `.gz` name) is decompressed. A path that fails is passed to `on_error`
+/// `.git` directories skipped; symbolic links inside them are followed only with
+/// [`Options::follow_links`]. gzip input (magic bytes `1f 8b`, or a `.gz` name) is
+/// decompressed. A path that fails is passed to `on_error`
 /// and counted, and the scan goes on with the next one.
 ///
 /// Files are scanned on [`Options::threads`] threads, each taking whole files, and reported on
@@ -495,7 +500,9 @@ fn collect(root: &Path, options: &Options, inputs: &mut Vec<PathBuf>, on_error: 
                 .ignore(options.ignore_files)
                 .git_ignore(options.ignore_files)
                 .git_exclude(options.ignore_files)
-                .follow_links(false)
+                // When following, the walker checks each directory link against its ancestors
+                // and yields a loop as an error instead of descending.
+                .follow_links(options.follow_links)
                 .sort_by_file_name(|a, b| a.cmp(b))
                 .build();
             for entry in walk {
