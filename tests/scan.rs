@@ -545,11 +545,10 @@ fn threads_give_the_one_thread_report() {
     }
 }
 
-/// While the first file is slow (a FIFO the test holds open), the other workers get only a
-/// bounded number of files ahead of it, each holding a bounded part of its report: the 170 MB
-/// report of the files behind it is not buffered, and nothing is printed before the first
-/// file's hits. Of three workers, one waits on the FIFO, one on a dense file (a report far over
-/// what it may hold), and one runs ahead through small files.
+/// While the first file is slow (a FIFO the test holds open), the lines of the files behind it
+/// wait within a bounded budget (4 MiB a thread): the 170 MB report of those files is not
+/// buffered, and nothing is printed before the first file's hits. Of three workers, one waits
+/// on the FIFO, one scans a dense file (an 88 MB report), one runs ahead through small files.
 #[test]
 fn a_slow_first_file_keeps_memory_bounded() {
     let dir = tempfile::tempdir().unwrap();

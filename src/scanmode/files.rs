@@ -167,12 +167,19 @@ pub fn run<W: Write>(
         options,
         sources: &sources,
         next: AtomicUsize::new(0),
-        turnstile: Turnstile::new(),
+        turnstile: Turnstile::new(HELD_PER_THREAD * threads),
         ahead: AHEAD_PER_THREAD * threads,
         progress: &progress,
     };
     let (reports, received) = mpsc::sync_channel(threads);
-    let mut out = io::BufWriter::with_capacity(64 * 1024, out);
+    let mut printer = Printer {
+        out: io::BufWriter::with_capacity(64 * 1024, out),
+        turnstile: &shared.turnstile,
+        progress: &progress,
+        summary: &mut summary,
+        on_error: &mut on_error,
+        unflushed: false,
+    };
     let printed = thread::scope(|scope| {
         // However printing ends (done, a write error, a panic), waiting workers are let go, so
         // that the scope can join them.
@@ -183,17 +190,10 @@ pub fn run<W: Write>(
             scope.spawn(move || shared.work(reports));
         }
         drop(reports);
-        print(
-            received,
-            &shared.turnstile,
-            &mut out,
-            &progress,
-            &mut summary,
-            &mut on_error,
-        )
+        printer.print(received)
     });
     progress.finish();
-    let flushed = printed.and_then(|()| out.flush());
+    let flushed = printed.and_then(|()| printer.out.flush());
     match flushed {
         Err(e) if e.kind() == ErrorKind::BrokenPipe => summary.output_closed = true,
         other => other?,
@@ -201,30 +201,52 @@ pub fn run<W: Write>(
     Ok(summary)
 }
 
-/// The most report bytes a worker holds for its file before it must hand them to the printer,
-/// which takes them only while that file is the one being printed.
+// Memory. A file's report lines wait in memory while earlier files are still being scanned,
+// within two budgets, so that a slow or dense file cannot make the others buffer without
+// bound:
+//
+// - Bytes: a worker hands its file's lines over in chunks of about `CHUNK`. While its file is
+//   the one being printed, they go straight out. Otherwise they are admitted only while all
+//   such waiting chunks together take at most `HELD_PER_THREAD * threads` bytes of allocation
+//   (4 MiB per thread); past that, the worker waits until its file's turn, or until printing
+//   frees room.
+// - Files: a worker starts file k only when k < head + `AHEAD_PER_THREAD * threads`, head
+//   being the file being printed. This bounds the finished files waiting to be printed, clean
+//   ones included.
+//
+// On top come each worker's chunk in progress (at most `CHUNK` plus one line, in a `Vec` of
+// at most twice that) and the channel's `threads` messages. So a scan holds about 4.3 MiB of
+// report per thread at most, whatever the sizes of the files. The cost: when a file is so slow
+// that the others fill the budgets, they wait for it, and the scan runs on one thread until it
+// is done.
+
+/// Report bytes a worker gathers before handing them over.
 const CHUNK: usize = 64 << 10;
 
-/// How many files past the one being printed the workers may have started, per thread.
-///
-/// This bounds memory when one file is slow or dense (a huge file first, say): at most
-/// `AHEAD_PER_THREAD * threads` files are started but not printed, each holding at most
-/// [`CHUNK`] bytes plus one line of report, and the channel holds at most `threads` more
-/// chunks. That is about 1 MiB of report per thread (16 × 64 KiB; up to twice that allocated,
-/// as a `Vec` grows by doubling), the size of a scanner's own window, whatever the sizes of the
-/// files. The cost: once the workers are that far ahead they wait for the slow file, and the
-/// scan runs on one thread until it is done.
-const AHEAD_PER_THREAD: usize = 16;
+/// Bytes of report, per thread, that may wait for earlier files to be printed.
+const HELD_PER_THREAD: usize = 4 << 20;
+
+/// Files past the one being printed that the workers may have started, per thread.
+const AHEAD_PER_THREAD: usize = 64;
+
+/// Report lines of one file, in order.
+struct Chunk {
+    lines: Vec<u8>,
+    /// The hits in `lines`.
+    hits: u64,
+    /// Bytes counted against the budget of waiting lines (0 when they were handed over while
+    /// their file was the one being printed).
+    held: usize,
+}
 
 /// What a worker sends the printer.
 enum Report {
-    /// Report lines of `file`, which is the file being printed; more follow.
-    Lines { file: usize, lines: Vec<u8>, hits: u64 },
-    /// `file` is done: its last report lines and how it ended.
+    /// Lines of `file`; more follow.
+    Lines { file: usize, chunk: Chunk },
+    /// `file` is done: its last lines, and how it ended.
     Done {
         file: usize,
-        lines: Vec<u8>,
-        hits: u64,
+        chunk: Chunk,
         outcome: Outcome,
     },
 }
@@ -249,7 +271,7 @@ struct Shared<'a> {
     /// The next file to take; files are taken in input order.
     next: AtomicUsize,
     turnstile: Turnstile,
-    /// A worker starts file k only when k < head + ahead (see [`AHEAD_PER_THREAD`]).
+    /// A worker starts file k only when k < head + ahead.
     ahead: usize,
     progress: &'a Progress,
 }
@@ -264,7 +286,7 @@ impl Shared<'_> {
         loop {
             let k = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(source) = self.sources.get(k) else { return };
-            if !self.turnstile.wait_for(|head| k < head + self.ahead) {
+            if self.turnstile.wait_to_start(k, self.ahead).is_none() {
                 return;
             }
             let Ok(done) = self.scan_file(k, source.as_deref(), &mut scanner, &mut word, &reports) else {
@@ -276,8 +298,8 @@ impl Shared<'_> {
         }
     }
 
-    /// Scans file `k`, handing its report lines to the printer in chunks when it is the file
-    /// being printed; returns the last lines and the outcome.
+    /// Scans file `k`, handing its report lines to the printer in chunks on the way; returns
+    /// the last lines and the outcome.
     fn scan_file(
         &self,
         k: usize,
@@ -303,18 +325,21 @@ impl Shared<'_> {
                 open_sniffed(self.progress.counted(file), gz_name)
             }),
         };
-        let (mut lines, mut hits) = (Vec::new(), 0);
         let reader = match opened {
             Ok(reader) => reader,
             Err(error) => {
                 return Ok(Report::Done {
                     file: k,
-                    lines,
-                    hits,
+                    chunk: Chunk {
+                        lines: Vec::new(),
+                        hits: 0,
+                        held: 0,
+                    },
                     outcome: failed(false, error),
                 });
             }
         };
+        let (mut lines, mut hits) = (Vec::new(), 0);
         let scanned = scanner.scan(reader, |hit| {
             self.options
                 .format
@@ -322,15 +347,8 @@ impl Shared<'_> {
                 .expect("writing to a Vec cannot fail");
             hits += 1;
             if lines.len() >= CHUNK {
-                if !self.turnstile.wait_for(|head| head == k) {
-                    return Err(Stopped);
-                }
-                let chunk = Report::Lines {
-                    file: k,
-                    lines: std::mem::take(&mut lines),
-                    hits: std::mem::take(&mut hits),
-                };
-                reports.send(chunk).map_err(|_| Stopped)?;
+                let chunk = self.admit(k, std::mem::take(&mut lines), std::mem::take(&mut hits))?;
+                reports.send(Report::Lines { file: k, chunk }).map_err(|_| Stopped)?;
             }
             Ok(())
         });
@@ -345,105 +363,181 @@ impl Shared<'_> {
         };
         Ok(Report::Done {
             file: k,
-            lines,
-            hits,
+            chunk: self.admit(k, lines, hits)?,
             outcome,
         })
     }
+
+    /// `lines` of file `k` as a chunk the printer may take: waits for room in the budget of
+    /// waiting lines unless `k` is the file being printed.
+    fn admit(&self, k: usize, lines: Vec<u8>, hits: u64) -> Result<Chunk, Stopped> {
+        let held = if lines.is_empty() {
+            0
+        } else {
+            self.turnstile.admit(k, lines.capacity()).ok_or(Stopped)?
+        };
+        Ok(Chunk { lines, hits, held })
+    }
 }
 
-/// Writes the workers' reports to `out` in input order, counting them in `summary`, and moves
-/// the turnstile on as each file is printed. Returns when every worker has hung up, or at the
-/// first write error.
-fn print<W: Write>(
-    received: Receiver<Report>,
-    turnstile: &Turnstile,
-    out: &mut W,
-    progress: &Progress,
-    summary: &mut Summary,
-    on_error: &mut impl FnMut(&FileError),
-) -> io::Result<()> {
-    let mut write = |bytes: &[u8], end_of_file: bool| -> io::Result<()> {
-        if progress.visible() {
-            progress.suspend(|| {
-                out.write_all(bytes)?;
-                out.flush()
-            })
-        } else {
-            out.write_all(bytes)?;
-            // Each file's report goes out when the file is done.
-            if end_of_file && !bytes.is_empty() {
-                out.flush()?;
+/// The calling thread's side: writes the workers' reports in input order.
+struct Printer<'a, W: Write, E: FnMut(&FileError)> {
+    out: io::BufWriter<W>,
+    turnstile: &'a Turnstile,
+    progress: &'a Progress,
+    summary: &'a mut Summary,
+    on_error: &'a mut E,
+    /// Lines were written since the last flush.
+    unflushed: bool,
+}
+
+impl<W: Write, E: FnMut(&FileError)> Printer<'_, W, E> {
+    /// Prints reports until every worker has hung up, or the first write error. Lines of the
+    /// file being printed go straight out; those of later files wait for their turn.
+    fn print(&mut self, received: Receiver<Report>) -> io::Result<()> {
+        // Lines and outcomes of files after the head, by number.
+        let mut waiting: BTreeMap<usize, (Vec<Chunk>, Option<Outcome>)> = BTreeMap::new();
+        let mut head = 0;
+        for report in received {
+            let (file, chunk, outcome) = match report {
+                Report::Lines { file, chunk } => (file, chunk, None),
+                Report::Done { file, chunk, outcome } => (file, chunk, Some(outcome)),
+            };
+            if file != head {
+                let (chunks, done) = waiting.entry(file).or_default();
+                chunks.push(chunk);
+                *done = outcome;
+                continue;
             }
-            Ok(())
-        }
-    };
-    // Files done but not yet printed, by number; at most `ahead` of them.
-    let mut finished = BTreeMap::new();
-    let mut head = 0;
-    for report in received {
-        match report {
-            Report::Lines { file, lines, hits } => {
-                debug_assert_eq!(file, head, "only the file being printed sends lines early");
-                summary.findings += hits;
-                write(&lines, false)?;
-            }
-            Report::Done {
-                file,
-                lines,
-                hits,
-                outcome,
-            } => {
-                finished.insert(file, (lines, hits, outcome));
-                while let Some((lines, hits, outcome)) = finished.remove(&head) {
-                    summary.findings += hits;
-                    summary.inputs += u64::from(outcome.opened);
-                    summary.bytes += outcome.bytes;
-                    write(&lines, true)?;
-                    if let Some(error) = outcome.error {
-                        summary.errors += 1;
-                        progress.suspend(|| on_error(&error));
-                    }
-                    head += 1;
-                    turnstile.advance(head);
+            self.write(chunk)?;
+            let Some(mut outcome) = outcome else { continue };
+            loop {
+                self.finish(outcome)?;
+                head += 1;
+                self.turnstile.advance(head);
+                // The next file may have lines waiting, and may be done already. Its lines
+                // still to come arrive after these, so they are written in order.
+                let Some((chunks, done)) = waiting.remove(&head) else {
+                    break;
+                };
+                for chunk in chunks {
+                    self.write(chunk)?;
+                }
+                match done {
+                    Some(done) => outcome = done,
+                    None => break,
                 }
             }
         }
+        Ok(())
     }
-    Ok(())
+
+    fn write(&mut self, chunk: Chunk) -> io::Result<()> {
+        self.summary.findings += chunk.hits;
+        if self.progress.visible() {
+            let out = &mut self.out;
+            self.progress.suspend(|| {
+                out.write_all(&chunk.lines)?;
+                out.flush()
+            })?;
+        } else {
+            self.out.write_all(&chunk.lines)?;
+            self.unflushed |= !chunk.lines.is_empty();
+        }
+        if chunk.held > 0 {
+            self.turnstile.release(chunk.held);
+        }
+        Ok(())
+    }
+
+    /// Counts a file whose lines are all written, and reports its error.
+    fn finish(&mut self, outcome: Outcome) -> io::Result<()> {
+        let summary = &mut *self.summary;
+        summary.inputs += u64::from(outcome.opened);
+        summary.bytes += outcome.bytes;
+        // Each file's report goes out when the file is done.
+        if std::mem::take(&mut self.unflushed) {
+            self.out.flush()?;
+        }
+        if let Some(error) = outcome.error {
+            summary.errors += 1;
+            let on_error = &mut *self.on_error;
+            self.progress.suspend(|| on_error(&error));
+        }
+        Ok(())
+    }
 }
 
 /// How far the printer has got, for the workers to wait on.
 struct Turnstile {
     turn: Mutex<Turn>,
     moved: Condvar,
+    /// The most bytes of lines that may wait for their file's turn.
+    budget: usize,
 }
 
 struct Turn {
     /// The file being printed: every file before it is printed.
     head: usize,
+    /// Bytes of lines admitted while their file was not the one being printed, and not yet
+    /// written. At most the budget.
+    held: usize,
     /// The run is over (done, or stopped early): nobody waits any more.
     stopped: bool,
 }
 
 impl Turnstile {
-    fn new() -> Self {
+    fn new(budget: usize) -> Self {
         Turnstile {
             turn: Mutex::new(Turn {
                 head: 0,
+                held: 0,
                 stopped: false,
             }),
             moved: Condvar::new(),
+            budget,
         }
     }
 
-    /// Blocks until `ready(head)` holds; false if the run stopped first.
-    fn wait_for(&self, ready: impl Fn(usize) -> bool) -> bool {
+    /// Blocks until `ready` gives a value; None if the run stopped first.
+    fn wait<T>(&self, mut ready: impl FnMut(&mut Turn) -> Option<T>) -> Option<T> {
         let mut turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
-        while !turn.stopped && !ready(turn.head) {
+        loop {
+            if turn.stopped {
+                return None;
+            }
+            if let Some(value) = ready(&mut turn) {
+                return Some(value);
+            }
             turn = self.moved.wait(turn).unwrap_or_else(PoisonError::into_inner);
         }
-        !turn.stopped
+    }
+
+    /// Blocks until file `k` may be started.
+    fn wait_to_start(&self, k: usize, ahead: usize) -> Option<()> {
+        self.wait(|turn| (k < turn.head + ahead).then_some(()))
+    }
+
+    /// Blocks until `bytes` of lines of file `k` may go to the printer: at once when `k` is
+    /// the file being printed (returns 0), else when they fit in the budget (returns `bytes`,
+    /// now held).
+    fn admit(&self, k: usize, bytes: usize) -> Option<usize> {
+        self.wait(|turn| {
+            if turn.head == k {
+                Some(0)
+            } else if turn.held + bytes <= self.budget {
+                turn.held += bytes;
+                Some(bytes)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// `bytes` of held lines were written.
+    fn release(&self, bytes: usize) {
+        self.turn.lock().unwrap_or_else(PoisonError::into_inner).held -= bytes;
+        self.moved.notify_all();
     }
 
     fn advance(&self, head: usize) {
