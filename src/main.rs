@@ -184,7 +184,8 @@ enum Command {
 #[derive(Debug, Args)]
 struct ScanArgs {
     /// Files and directories to scan (default: standard input). Directories are walked in name
-    /// order, honouring .gitignore and .ignore files; gzip input is decompressed.
+    /// order, honouring .gitignore and .ignore files, not entering symbolic links unless
+    /// --follow; gzip input is decompressed.
     paths: Vec<PathBuf>,
     /// Output format: `text` (FILE:LINE:COLUMN: rule=… kind=… …) or `json` (one object a line).
     #[arg(long, value_enum, default_value_t = ScanFormat::Text)]

@@ -1,4 +1,5 @@
-//! The `scan` command over files: directory walks, gzip, progress, and the report lines.
+//! The `scan` command over files: directory walks, gzip, progress, worker threads, and the
+//! report lines in input order.
 
 use std::collections::BTreeMap;
 use std::fmt;
