@@ -123,10 +123,16 @@ impl Limits {
 
     /// Worker threads: `threads`, or the available cores when it is 0.
     pub fn worker_threads(&self) -> usize {
-        match self.threads {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
-            n => n,
-        }
+        worker_threads(self.threads)
+    }
+}
+
+/// What a `--threads N` flag means, for redaction and scan alike: `n`, or the available cores
+/// when it is 0.
+pub fn worker_threads(n: usize) -> usize {
+    match n {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
     }
 }
 

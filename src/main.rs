@@ -184,7 +184,8 @@ enum Command {
 #[derive(Debug, Args)]
 struct ScanArgs {
     /// Files and directories to scan (default: standard input). Directories are walked in name
-    /// order, honouring .gitignore and .ignore files; gzip input is decompressed.
+    /// order, honouring .gitignore and .ignore files, not entering symbolic links unless
+    /// --follow; gzip input is decompressed.
     paths: Vec<PathBuf>,
     /// Output format: `text` (FILE:LINE:COLUMN: rule=… kind=… …) or `json` (one object a line).
     #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
@@ -192,6 +193,14 @@ struct ScanArgs {
     /// Walk directories without honouring .gitignore, .ignore and .git/info/exclude files.
     #[arg(long)]
     no_ignore: bool,
+    /// Follow symbolic links while walking directories (a link loop is reported as an error,
+    /// and the walk goes on). A link named on the command line is always followed.
+    #[arg(short = 'L', long)]
+    follow: bool,
+    /// Scanning threads, each taking whole files; 0 = the available cores. The report is in
+    /// the same order whatever the number.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
     #[command(flatten)]
     config: ConfigArgs,
     #[command(flatten)]
@@ -493,6 +502,8 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             ScanFormat::Json => scanmode::Format::Json,
         },
         ignore_files: !args.no_ignore,
+        follow_links: args.follow,
+        threads: config::worker_threads(args.threads),
         progress: true,
     };
     let summary = scanmode::run(&built.redactor, &args.paths, &options, io::stdout().lock(), |e| {

@@ -375,6 +375,383 @@ fn directories_are_walked_in_order_honouring_gitignore() {
     );
 }
 
+/// Runs `cmd` to its end, or fails the test (killing it) if it takes longer than `limit`: a
+/// hang must fail, not stall the suite.
+fn output_within(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).unwrap();
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("still running after {limit:?}: killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// The report of `scan --threads N` over a tree of many files is byte for byte that of
+/// `--threads 1`: files in walk order, hits in file order, the same errors in the same order,
+/// the same status. Two dense files have reports far over the 64 KiB a worker may hold before
+/// its file's turn to print: one early (the others run ahead of it), one late.
+#[test]
+fn threads_give_the_one_thread_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    let mut f = Fakes(43);
+    let mut secrets = Vec::new();
+    // (path, hits) of every file of the tree with findings; sorted, the walk order.
+    let mut expected: Vec<(String, usize)> = Vec::new();
+    let write = |rel: &str, data: &[u8]| {
+        let path = root.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, data).unwrap();
+        path.display().to_string()
+    };
+    let log = |f: &mut Fakes, secrets: &mut Vec<String>, lines: usize, every: usize| {
+        let mut text = String::new();
+        let mut hits = 0;
+        for i in 0..lines {
+            if every > 0 && i % every == every - 1 {
+                let ghp = f.ghp();
+                text.push_str(&format!("{i} push token {ghp} ok\n"));
+                secrets.push(ghp);
+                hits += 1;
+            } else {
+                text.push_str(&format!(
+                    "{i} GET /health 200 trace_id=7cbe6900040c74c025eff77a2bdd3e37\n"
+                ));
+            }
+        }
+        (text, hits)
+    };
+    for i in 0..120 {
+        // Every third file is clean; the others have 1 to 9 hits.
+        let every = if i % 3 == 0 { 0 } else { 2 + i % 7 };
+        let (text, hits) = log(&mut f, &mut secrets, 10 + i % 13, every);
+        let path = write(&format!("d{}/f{i:03}.log", i % 7), text.as_bytes());
+        if hits > 0 {
+            expected.push((path, hits));
+        }
+    }
+    for rel in ["d0/a-dense.log", "d6/zz-dense.log"] {
+        let (text, hits) = log(&mut f, &mut secrets, 3000, 1);
+        expected.push((write(rel, text.as_bytes()), hits));
+    }
+    let (text, hits) = log(&mut f, &mut secrets, 40, 4);
+    expected.push((write("d3/rotated.log.1.gz", &gzip(text.as_bytes())), hits));
+    // Cut short: its first hits are reported, then an error names it.
+    let (text, _) = log(&mut f, &mut secrets, 200, 5);
+    let mut broken = gzip(text.as_bytes());
+    broken.truncate(broken.len() - 12);
+    let broken_path = write("d4/broken.log.gz", &broken);
+    // Unreadable, unless the tests run as root (who reads it anyway).
+    let (text, hits) = log(&mut f, &mut secrets, 5, 1);
+    let locked = write("d5/locked.log", text.as_bytes());
+    fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    let locked_readable = fs::read(&locked).is_ok();
+    if locked_readable {
+        expected.push((locked.clone(), hits));
+    }
+    // A socket cannot be opened as a file, even by root: an error while scanning, not walking.
+    let socket = dir.path().join("socket");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let missing = dir.path().join("missing.log");
+    let (text, last_hits) = log(&mut f, &mut secrets, 3, 1);
+    let last = dir.path().join("last.log");
+    fs::write(&last, text).unwrap();
+
+    let run = |threads: &str| {
+        let mut cmd = scan();
+        cmd.args(["--threads", threads])
+            .arg(&root)
+            .arg(&socket)
+            .arg(&missing)
+            .arg(&last);
+        let out = output_within(cmd, Duration::from_secs(60));
+        assert_no_secret(&out, &secrets);
+        out
+    };
+    let one = run("1");
+    assert_eq!(one.status.code(), Some(2));
+    // The one-thread report is the expected one: files in walk order, each hit once.
+    let report = String::from_utf8(one.stdout.clone()).unwrap();
+    let mut files: Vec<(String, usize)> = Vec::new();
+    for line in report.lines() {
+        let file = line.split(':').next().unwrap();
+        match files.last_mut() {
+            Some((last, n)) if last == file => *n += 1,
+            _ => files.push((file.to_string(), 1)),
+        }
+    }
+    let broken_at = files
+        .iter()
+        .position(|(p, _)| *p == broken_path)
+        .expect("hits before the cut");
+    let broken_hits = files[broken_at].1;
+    assert!(broken_hits < 40, "{broken_hits}");
+    expected.push((broken_path.clone(), broken_hits));
+    expected.sort();
+    expected.push((last.display().to_string(), last_hits));
+    assert_eq!(files, expected);
+    let errors = String::from_utf8(one.stderr.clone()).unwrap();
+    let mut expected_errors = vec![
+        format!("tokenscrub: cannot read {}: ", missing.display()),
+        format!("tokenscrub: cannot read {broken_path}: "),
+    ];
+    if !locked_readable {
+        expected_errors.push(format!("tokenscrub: cannot read {locked}: "));
+    }
+    expected_errors.push(format!("tokenscrub: cannot read {}: ", socket.display()));
+    assert_eq!(errors.lines().count(), expected_errors.len(), "{errors}");
+    for (line, start) in errors.lines().zip(&expected_errors) {
+        assert!(line.starts_with(start.as_str()), "{line}\nexpected {start}");
+    }
+
+    for threads in ["2", "2", "3", "8", "0"] {
+        let many = run(threads);
+        assert!(
+            many.stdout == one.stdout,
+            "--threads {threads}: the report differs from --threads 1"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&many.stderr),
+            String::from_utf8_lossy(&one.stderr),
+            "--threads {threads}"
+        );
+        assert_eq!(many.status.code(), Some(2));
+    }
+}
+
+/// While the first file is slow (a FIFO the test holds open), the lines of the files behind it
+/// wait within a bounded budget (4 MiB a thread): the 170 MB report of those files is not
+/// buffered, and nothing is printed before the first file's hits. Of three workers, one waits
+/// on the FIFO, one scans a dense file (an 88 MB report), one runs ahead through small files.
+#[test]
+fn a_slow_first_file_keeps_memory_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("0-slow.log");
+    if !Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+        eprintln!("skipped: `mkfifo` is not available");
+        return;
+    }
+    // Long names make long report lines (about 1.1 KB each).
+    let deep = (0..4).fold(dir.path().join("logs"), |p, i| p.join(format!("{i}").repeat(250)));
+    fs::create_dir_all(&deep).unwrap();
+    let mut f = Fakes(47);
+    let mut hits = 0;
+    for i in 0..1500 {
+        // 50 hits (55 KB of report, under what a worker may hold); file 3 has 80,000 (88 MB).
+        let n = if i == 3 { 80_000 } else { 50 };
+        let text: String = (0..n).map(|_| format!("t {}\n", f.ghp())).collect();
+        fs::write(deep.join(format!("f{i:04}.log")), text).unwrap();
+        hits += n;
+    }
+    let mut child = scan()
+        .args(["--threads", "3"])
+        .arg(&fifo)
+        .arg(dir.path().join("logs"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let printed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = {
+        let printed = std::sync::Arc::clone(&printed);
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let (mut first, mut lines, mut buf) = (Vec::new(), 0, vec![0; 1 << 16]);
+            loop {
+                let n = stdout.read(&mut buf).unwrap();
+                if n == 0 {
+                    break (first, lines);
+                }
+                if first.len() < 4096 {
+                    first.extend_from_slice(&buf[..n]);
+                }
+                lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+                printed.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    // Opening blocks until the scan opens the FIFO to read it.
+    let mut writer = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    // Wait until the workers are idle (their CPU time stops growing): blocked behind the
+    // FIFO, or, were nothing bounded, done with everything else.
+    let started = Instant::now();
+    let mut ticks = cpu_ticks(pid);
+    loop {
+        std::thread::sleep(Duration::from_millis(400));
+        let now = cpu_ticks(pid);
+        if now == ticks {
+            break;
+        }
+        ticks = now;
+        assert!(started.elapsed() < Duration::from_secs(120), "never idle");
+    }
+    let peak = peak_rss_kib(pid).unwrap();
+    assert_eq!(
+        printed.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "printed before the first file"
+    );
+    let ghp = f.ghp();
+    writeln!(writer, "slow {ghp}").unwrap();
+    drop(writer);
+    let (first, lines) = reader.join().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert_eq!(lines, hits + 1);
+    let first = String::from_utf8_lossy(&first);
+    assert!(
+        first.starts_with(&format!("{}:1:6: ", fifo.display())),
+        "{}",
+        &first[..200]
+    );
+    assert!(!first.contains(&ghp[4..16]));
+    assert!(peak < 64 * 1024, "peak RSS {peak} KiB while the first file was held");
+}
+
+/// User plus system CPU time of process `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name, from the state (field 3): utime is field
+    // 14, stime field 15.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// The files of a text report, in order, one entry per hit.
+fn report_files(out: &Output) -> Vec<String> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect()
+}
+
+/// Symbolic links inside a walked directory, to directories and to files, are followed only
+/// with --follow; a link named on the command line is always followed.
+#[test]
+fn links_are_followed_only_with_follow() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = Fakes(53);
+    let mut secrets = Vec::new();
+    let mut plant = |path: &Path| {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let ghp = f.ghp();
+        fs::write(path, format!("t {ghp}\n")).unwrap();
+        secrets.push(ghp);
+    };
+    let (outside, tree) = (dir.path().join("outside"), dir.path().join("tree"));
+    plant(&outside.join("deep.log"));
+    plant(&outside.join("note.log"));
+    plant(&tree.join("plain.log"));
+    symlink("../outside", tree.join("linked")).unwrap();
+    symlink("../outside/note.log", tree.join("note-link.log")).unwrap();
+    let t = tree.display();
+
+    let out = scan().arg(&tree).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(report_files(&out), [format!("{t}/plain.log")]);
+
+    for follow in ["--follow", "-L"] {
+        let out = scan().arg(follow).arg(&tree).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_no_secret(&out, &secrets);
+        assert_eq!(
+            report_files(&out),
+            ["linked/deep.log", "linked/note.log", "note-link.log", "plain.log"].map(|p| format!("{t}/{p}"))
+        );
+    }
+
+    // Named on the command line, a link is read without --follow.
+    let out = scan()
+        .arg(tree.join("linked"))
+        .arg(tree.join("note-link.log"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        report_files(&out),
+        ["linked/deep.log", "linked/note.log", "note-link.log"].map(|p| format!("{t}/{p}"))
+    );
+}
+
+/// With --follow, a link loop is reported as an error that names the link, and the walk goes
+/// on: the scan ends, every file is reported once, and the status is 2.
+#[test]
+fn link_loops_are_reported_not_followed() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let mut f = Fakes(59);
+    let secrets = [f.ghp(), f.ghp()];
+    fs::create_dir_all(tree.join("a")).unwrap();
+    fs::create_dir_all(tree.join("b")).unwrap();
+    fs::write(tree.join("a/one.log"), format!("t {}\n", secrets[0])).unwrap();
+    fs::write(tree.join("b/two.log"), format!("t {}\n", secrets[1])).unwrap();
+    // To the walk's root, and to the directory the link is in.
+    symlink("..", tree.join("a/up")).unwrap();
+    symlink(".", tree.join("b/self")).unwrap();
+    let t = tree.display();
+
+    let mut cmd = scan();
+    cmd.args(["--follow", "--threads", "2"]).arg(&tree);
+    let out = output_within(cmd, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(2));
+    assert_no_secret(&out, &secrets);
+    assert_eq!(
+        report_files(&out),
+        ["a/one.log", "b/two.log"].map(|p| format!("{t}/{p}"))
+    );
+    let errors = String::from_utf8(out.stderr).unwrap();
+    let errors: Vec<&str> = errors.lines().collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    for (error, link) in errors.iter().zip(["a/up", "b/self"]) {
+        assert!(
+            error.starts_with(&format!(
+                "tokenscrub: while walking {t}: File system loop found: {t}/{link} points to an ancestor "
+            )),
+            "{error}"
+        );
+    }
+
+    // Without --follow the links are not walked at all.
+    let out = scan().arg(&tree).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.is_empty());
+    assert_eq!(
+        report_files(&out),
+        ["a/one.log", "b/two.log"].map(|p| format!("{t}/{p}"))
+    );
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
     enc.write_all(data).unwrap();

@@ -6,8 +6,9 @@
 //! verdict and fingerprint. The findings are exactly those that redaction replaces, and the
 //! fingerprint renders to the word redaction writes. A hit holds no byte of the secret.
 //!
-//! [`run`] is the command on top: it walks directories (honouring `.gitignore`-style files),
-//! reads gzip transparently, and writes one [`Format`] line per hit.
+//! [`run`] is the command on top: it walks directories (honouring `.gitignore`-style files,
+//! following symbolic links on request), reads gzip transparently, scans files on several
+//! threads, and writes one [`Format`] line per hit, in input order.
 //!
 //! ```
 //! use tokenscrub::RedactorBuilder;
