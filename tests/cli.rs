@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 const KEY: &str = "cli test key: 0123456789abcdef0123456789";
 const GHP: &str = "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";
 
-use common::run_with_stdin;
+use common::{peak_rss_kib, run_with_stdin};
 
 fn bin() -> Command {
     common::tokenscrub(KEY)
@@ -230,17 +230,6 @@ fn patterns_dir_adds_rules() {
     );
     let out = bin().args(["rules", "check"]).arg(dir.path()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 /// A single 100 MB line holding secrets is redacted with bounded memory.

@@ -25,7 +25,7 @@ use tokenscrub::{Redactor, RedactorBuilder};
 
 const KEY: &str = "scan test key: 0123456789abcdef0123456789";
 
-use common::run_with_stdin;
+use common::{peak_rss_kib, run_with_stdin};
 
 fn bin() -> Command {
     common::tokenscrub(KEY)
@@ -922,17 +922,6 @@ fn one_huge_line_keeps_memory_bounded() {
     assert_eq!(columns, expected);
     assert!(!text.contains(&ghp[..12]));
     assert!(peak > 0 && peak < 64 * 1024, "peak RSS {peak} KiB");
-}
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 /// Input large enough for a progress bar, but stderr is a pipe: nothing is drawn.

@@ -1,5 +1,5 @@
-//! What every test of the binary shares: starting it isolated from the user's setup, and
-//! feeding it standard input.
+//! What every test of the binary shares: starting it isolated from the user's setup, feeding it
+//! standard input, and reading its peak memory.
 
 #![allow(dead_code)] // each test file uses its own subset
 
@@ -15,6 +15,18 @@ pub fn tokenscrub(key: &str) -> Command {
         .env_remove("TOKENSCRUB_CONFIG")
         .env_remove("XDG_STATE_HOME");
     c
+}
+
+/// The peak resident set of process `pid` so far, in KiB (`VmHWM` in `/proc/PID/status`).
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Runs `cmd` with `input` on standard input (written from a thread, so a large input cannot
