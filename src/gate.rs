@@ -171,8 +171,8 @@ impl Gate {
 
     /// The 64-lane path: [`ByteTables::may_start`] for 64 positions at a time, each table a
     /// `vpermi2b` lookup, without a gather; only positions that pass go through
-    /// [`Gate::full_at`] (which asks the byte tables again, then the hashed ones). Measured on
-    /// generated logs, about 2% of positions pass the byte tables, as many as pass the exact
+    /// [`Gate::full_at`] (which asks the byte tables again, then the hashed ones). Measured with
+    /// `scripts/gate-model.py`, about 2% of positions pass the byte tables, as many as pass the exact
     /// 3-byte prefixes. The last positions (fewer than 67 bytes left) go to the AVX2 path.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx2")]
@@ -322,7 +322,7 @@ const SHARE_PENALTY: u32 = 20;
 /// The weights are a rough prior (English letter frequency; digits and log punctuation in
 /// between), plus [`SHARE_PENALTY`] for each other anchor holding the gram: a gram that many
 /// anchors share is a generic word part (`key=` in `api_key=`, `access_key=`, ...), common in
-/// logs whatever its letters. Measured on generated logs (candidates per MB): the benchmark
+/// logs whatever its letters. Measured with `scripts/gate-model.py` (candidates per MB): the benchmark
 /// log 101 without the penalty, 98 with it; logfmt lines with `key=orders:17`, 2,237 and 0;
 /// the sample corpus's negatives, 10,270 and 8,988. For comparison, the best choice by real
 /// 4-gram counts gave 77 on the benchmark log, and each anchor's first 4 bytes 2,500.
@@ -421,8 +421,8 @@ fn prefix_hits_avx2(table: &[u64; TABLE_WORDS], bytes: &[u8; 16]) -> u32 {
 /// - `tri`: a hash of bytes 0-2 of every gate, `tri3`: the same for the 3-byte gates.
 ///
 /// Letter pairs alone let about 11% of log positions through (`or`, `in`, ...); with the
-/// triple hash and the fourth byte, about 2% (measured on generated logs and the sample
-/// corpus's negatives).
+/// triple hash and the fourth byte, about 2% (`scripts/gate-model.py` on generated logs and the
+/// sample corpus's negatives).
 #[derive(Debug, Clone)]
 struct ByteTables {
     a: [u8; 128],
