@@ -679,6 +679,51 @@ mod tests {
             )
         }
 
+        /// `anchor` at `pad` among `head` and `tail` bytes, the span cut `cut` bytes short: from
+        /// each of `starts(pad)` (clamped to the span), and over all candidates, `path` returns
+        /// what the scalar path returns; the anchor gets a candidate, and the exact check confirms
+        /// it at its gate.
+        #[allow(clippy::too_many_arguments)]
+        fn same_as_scalar(
+            path: impl Fn(&[u8], usize, usize) -> Option<usize>,
+            starts: impl Fn(usize) -> Vec<usize>,
+            pad: usize,
+            head: &[u8],
+            anchor: &[u8],
+            tail: &[u8],
+            cut: usize,
+        ) -> Result<(), TestCaseError> {
+            let gate = gate();
+            let mut hay = head[..pad.min(head.len())].to_vec();
+            hay.resize(pad, b'x');
+            hay.extend_from_slice(anchor);
+            hay.extend_from_slice(tail);
+            let end = hay.len() - cut.min(tail.len());
+            for at in starts(pad) {
+                let at = at.min(end);
+                prop_assert_eq!(
+                    path(&hay, at, end),
+                    gate.next_candidate_scalar(&hay, at, end),
+                    "from {}",
+                    at
+                );
+            }
+            let vector = all_candidates(|at| path(&hay, at, end));
+            let scalar = all_candidates(|at| gate.next_candidate_scalar(&hay, at, end));
+            prop_assert_eq!(&vector, &scalar);
+            let gated = vector.iter().any(|&c| (pad..pad + anchor.len()).contains(&c));
+            prop_assert!(
+                gated,
+                "anchor {:?} at {} has no candidate",
+                String::from_utf8_lossy(anchor),
+                pad
+            );
+            let lower = anchor.to_ascii_lowercase();
+            let off = gate.owners.iter().find(|o| o.2 == lower).map(|o| o.1).unwrap();
+            prop_assert!(gate.anchor_at(&hay, pad + off, pad, end));
+            Ok(())
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -693,28 +738,9 @@ mod tests {
                 cut in 0usize..8,
             ) {
                 prop_assume!(std::arch::is_x86_feature_detected!("avx2"));
-                let gate = gate();
-                let mut hay = head[..pad.min(head.len())].to_vec();
-                hay.resize(pad, b'x');
-                hay.extend_from_slice(&a);
-                hay.extend_from_slice(&tail);
-                let end = hay.len() - cut.min(tail.len());
-                for at in 0..=pad.min(end) {
-                    // SAFETY: AVX2 was detected just above.
-                    let vector = unsafe { gate.next_candidate_avx2(&hay, at, end) };
-                    prop_assert_eq!(vector, gate.next_candidate_scalar(&hay, at, end), "from {}", at);
-                }
-                // SAFETY: as above.
-                let vector = all_candidates(|at| unsafe { gate.next_candidate_avx2(&hay, at, end) });
-                let scalar = all_candidates(|at| gate.next_candidate_scalar(&hay, at, end));
-                prop_assert_eq!(&vector, &scalar);
-                let gated = vector.iter().any(|&c| (pad..pad + a.len()).contains(&c));
-                prop_assert!(gated, "anchor {:?} at {} has no candidate", String::from_utf8_lossy(&a), pad);
-                // The exact check confirms the anchor at its gate.
-                let lower = a.to_ascii_lowercase();
-                let off = gate.owners.iter().find(|o| o.2 == lower).map(|o| o.1).unwrap();
-                let c = pad + off;
-                prop_assert!(gate.anchor_at(&hay, c, pad, end));
+                // SAFETY: AVX2 was detected just above.
+                let avx2 = |hay: &[u8], at, end| unsafe { gate().next_candidate_avx2(hay, at, end) };
+                same_as_scalar(avx2, |pad| (0..=pad).collect(), pad, &head, &a, &tail, cut)?;
             }
 
             /// The 64-lane path returns what the scalar path returns, for an anchor at every
@@ -728,23 +754,9 @@ mod tests {
                 cut in 0usize..8,
             ) {
                 prop_assume!(vbmi_detected());
-                let gate = gate();
-                let mut hay = head[..pad.min(head.len())].to_vec();
-                hay.resize(pad, b'x');
-                hay.extend_from_slice(&a);
-                hay.extend_from_slice(&tail);
-                let end = hay.len() - cut.min(tail.len());
-                for at in [0, pad / 2, pad.min(end)] {
-                    // SAFETY: AVX-512 VBMI was detected just above.
-                    let vector = unsafe { gate.next_candidate_vbmi(&hay, at, end) };
-                    prop_assert_eq!(vector, gate.next_candidate_scalar(&hay, at, end), "from {}", at);
-                }
-                // SAFETY: as above.
-                let vector = all_candidates(|at| unsafe { gate.next_candidate_vbmi(&hay, at, end) });
-                let scalar = all_candidates(|at| gate.next_candidate_scalar(&hay, at, end));
-                prop_assert_eq!(&vector, &scalar);
-                let gated = vector.iter().any(|&c| (pad..pad + a.len()).contains(&c));
-                prop_assert!(gated, "anchor {:?} at {} has no candidate", String::from_utf8_lossy(&a), pad);
+                // SAFETY: AVX-512 VBMI was detected just above.
+                let vbmi = |hay: &[u8], at, end| unsafe { gate().next_candidate_vbmi(hay, at, end) };
+                same_as_scalar(vbmi, |pad| vec![0, pad / 2, pad], pad, &head, &a, &tail, cut)?;
             }
         }
     }
