@@ -130,12 +130,13 @@ fn isolated_matches(redactor: &Redactor, rule: &CompiledRule, hay: &[u8]) -> Vec
             .map(|f| (f.start, f.end))
             .collect();
     }
-    let mut cache = rule.regex.create_cache();
-    let mut caps = rule.regex.create_captures();
+    let regex = rule.regex.get();
+    let mut cache = regex.create_cache();
+    let mut caps = regex.create_captures();
     let mut input = Input::new(hay);
     let mut found = Vec::new();
     loop {
-        rule.regex.search_captures_with(&mut cache, &input, &mut caps);
+        regex.search_captures_with(&mut cache, &input, &mut caps);
         let Some(m) = caps.get_match() else { break };
         if rules.confirm(index, hay, &caps).is_some() {
             found.push((m.start(), m.end()));

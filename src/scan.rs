@@ -218,11 +218,12 @@ impl RuleSet {
             if nested && compiled.decode_base64 {
                 continue;
             }
-            let (cache, caps) = scratch.caches[rule as usize]
-                .get_or_insert_with(|| (compiled.regex.create_cache(), compiled.regex.create_captures()));
+            let regex = compiled.regex.get();
+            let (cache, caps) =
+                scratch.caches[rule as usize].get_or_insert_with(|| (regex.create_cache(), regex.create_captures()));
             let mut input = Input::new(hay).span(lo..hi);
             loop {
-                compiled.regex.search_captures_with(cache, &input, caps);
+                regex.search_captures_with(cache, &input, caps);
                 let Some(m) = caps.get_match() else { break };
                 if compiled.multiline_block {
                     // The header line of a block; the body follows unless the end marker is here.
@@ -410,11 +411,12 @@ pub fn reference_find(rules: &RuleSet, hay: &[u8]) -> Vec<Finding> {
             if rule.multiline_block {
                 continue;
             }
-            let mut cache = rule.regex.create_cache();
-            let mut caps = rule.regex.create_captures();
+            let regex = rule.regex.get();
+            let mut cache = regex.create_cache();
+            let mut caps = regex.create_captures();
             let mut input = Input::new(hay).span(line_start..line_end);
             loop {
-                rule.regex.search_captures_with(&mut cache, &input, &mut caps);
+                regex.search_captures_with(&mut cache, &input, &mut caps);
                 let Some(m) = caps.get_match() else { break };
                 if m.end() - m.start() <= rule.max_len {
                     out.extend(rules.confirm(r as u32, hay, &caps));

@@ -44,12 +44,15 @@ impl std::error::Error for RuleError {}
 
 include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
+/// How the names of the embedded catalogue's sources start.
+pub(crate) const BUILTIN_PREFIX: &str = "builtin:";
+
 /// The rule files compiled into the binary (`patterns/*.toml`).
 pub fn builtin_sources() -> Vec<RuleSource> {
     BUILTIN_RULE_FILES
         .iter()
         .map(|(name, text)| RuleSource {
-            name: format!("builtin:{name}"),
+            name: format!("{BUILTIN_PREFIX}{name}"),
             text: (*text).to_string(),
         })
         .collect()
