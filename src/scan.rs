@@ -4,7 +4,9 @@
 //! Contract (as in regex-automata's prefilters): the prefilter has **no false negatives**. Every
 //! match of a rule regex contains one of the rule's anchors (ASCII case-insensitively); the
 //! anchors of all rules sit in one Aho-Corasick automaton searched leftmost-longest, and each
-//! anchor triggers the rules of every anchor it could hide (see `RuleSet::triggers`). A
+//! anchor triggers the rules of every anchor it could hide: always for an anchor inside it, and
+//! for one that starts inside it and runs past its end, when the haystack holds that anchor
+//! there (see `RuleSet::triggers`). A
 //! triggered rule's regex runs on `[anchor - max_len, anchor_end + max_len]`, clamped to the
 //! line: rules never match across a line end. The only cross-line construct is a multi-line
 //! block (a PEM private key), tracked in [`ScanState`].
@@ -19,7 +21,7 @@ use regex_automata::{Input, meta, util::captures::Captures};
 
 use crate::checksum::ChecksumResult;
 use crate::fingerprint::inside_replacement;
-use crate::rules::{Location, RuleSet};
+use crate::rules::{Location, RuleSet, Trigger, When};
 
 /// A secret found in a haystack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,17 +134,7 @@ impl RuleSet {
             let line_lo = memrchr(b'\n', &hay[range.start..m.start()]).map_or(range.start, |i| range.start + i + 1);
             let line_hi = memchr(b'\n', &hay[m.end()..end]).map_or(end, |i| m.end() + i);
             scratch.windows.clear();
-            self.push_windows(hay, m, line_lo..line_hi, &mut scratch.windows);
-            // The rest of the line goes through the gate too: `first_anchor` returns exactly what
-            // the automaton would, without walking every byte of a long line after one hit.
-            let mut p = m.end();
-            while p < line_hi {
-                let Some(m) = self.first_anchor(hay, p, line_hi) else {
-                    break;
-                };
-                self.push_windows(hay, m, line_lo..line_hi, &mut scratch.windows);
-                p = m.end();
-            }
+            self.line_windows(hay, m, line_lo..line_hi, &mut scratch.windows);
             self.confirm_line(hay, line_hi, state, scratch, out, nested);
             pos = line_hi + 1;
         }
@@ -176,15 +168,44 @@ impl RuleSet {
         None
     }
 
+    /// Queues the regex windows of the line `line`, whose first anchor hit is `m`.
+    fn line_windows(&self, hay: &[u8], m: aho_corasick::Match, line: Range<usize>, windows: &mut Vec<Window>) {
+        self.push_windows(hay, m, line.clone(), windows);
+        // The rest of the line goes through the gate too: `first_anchor` returns exactly what
+        // the automaton would, without walking every byte of a long line after one hit.
+        let mut p = m.end();
+        while p < line.end {
+            let Some(m) = self.first_anchor(hay, p, line.end) else {
+                break;
+            };
+            self.push_windows(hay, m, line.clone(), windows);
+            p = m.end();
+        }
+    }
+
     /// Queues, for one anchor hit `m` on the line `line`, a regex window for each rule it
     /// triggers.
     fn push_windows(&self, hay: &[u8], m: aho_corasick::Match, line: Range<usize>, windows: &mut Vec<Window>) {
         let (s, e, lo, hi) = (m.start(), m.end(), line.start, line.end);
-        for &(r, own) in &self.triggers[m.pattern().as_usize()] {
-            let rule = &self.rules[r as usize];
-            if own && rule.anchor_then_separator && !separator_follows(&hay[e..hi]) {
+        let mut pushed = None;
+        for &Trigger { rule: r, when } in &self.triggers[m.pattern().as_usize()] {
+            if pushed == Some(r) {
                 continue;
             }
+            let rule = &self.rules[r as usize];
+            let fires = match when {
+                When::Always => true,
+                When::Own => !rule.anchor_then_separator || separator_follows(&hay[e..hi]),
+                When::Overlap { offset, anchor } => {
+                    let anchor = &self.anchors[anchor as usize];
+                    let at = s + usize::from(offset);
+                    hay[at..hi].len() >= anchor.len() && hay[at..at + anchor.len()].eq_ignore_ascii_case(anchor)
+                }
+            };
+            if !fires {
+                continue;
+            }
+            pushed = Some(r);
             let max = rule.max_len;
             windows.push(Window {
                 rule: r,
@@ -468,6 +489,58 @@ mod tests {
             .map(|(i, c)| if i % 2 == 0 { c.to_ascii_uppercase() } else { c })
             .collect();
         [a.to_string(), a.to_ascii_uppercase(), alternate]
+    }
+
+    /// The rules that get a regex window on `line` (one line, no newline).
+    fn triggered(rules: &RuleSet, line: &str) -> Vec<String> {
+        let hay = line.as_bytes();
+        let mut windows = Vec::new();
+        if let Some(m) = rules.first_anchor(hay, 0, hay.len()) {
+            rules.line_windows(hay, m, 0..hay.len(), &mut windows);
+        }
+        let mut ids: Vec<String> = windows
+            .iter()
+            .map(|w| rules.rules[w.rule as usize].id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    #[test]
+    fn an_anchor_starting_inside_another_and_running_past_it_triggers_its_rules() {
+        let rules = catalogue();
+        let words = anchors(&rules);
+        let mut overlaps = 0;
+        for a in &words {
+            for b in &words {
+                // Every way `b` can start inside `a` and end after it.
+                for i in 1..a.len() {
+                    if b.len() <= a.len() - i || !b.starts_with(&a[i..]) {
+                        continue;
+                    }
+                    overlaps += 1;
+                    let line = format!("{}{b}", &a[..i]);
+                    let got = triggered(&rules, &line);
+                    for rule in rules
+                        .rules
+                        .iter()
+                        .filter(|r| r.anchors.iter().any(|x| x.eq_ignore_ascii_case(b)))
+                    {
+                        assert!(got.contains(&rule.id), "{} not triggered on {line:?}", rule.id);
+                    }
+                }
+            }
+        }
+        assert!(overlaps > 100, "{overlaps} overlapping pairs");
+    }
+
+    #[test]
+    fn an_anchor_that_could_overlap_another_only_triggers_it_when_it_is_there() {
+        let rules = catalogue();
+        // `access_token` ends with the `n` that starts `npm_`.
+        assert!(!triggered(&rules, "GET /x?access_token=abc").contains(&"npm.token".to_string()));
+        assert!(triggered(&rules, "GET /x?access_tokenpm_abc").contains(&"npm.token".to_string()));
     }
 
     #[test]

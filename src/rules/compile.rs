@@ -143,6 +143,30 @@ fn group_index(hir: &Hir, name: &str) -> Option<usize> {
     }
 }
 
+/// A rule to confirm when an anchor is found, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Trigger {
+    pub(crate) rule: u32,
+    pub(crate) when: When,
+}
+
+/// When a [`Trigger`] fires. The order is the order of precedence for one rule: an `Always`
+/// entry makes the others moot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum When {
+    /// One of the rule's anchors lies inside the one found: it is there.
+    Always,
+    /// The anchor found is one of the rule's own: always, unless the rule asks for a separator
+    /// after it (`anchor_then`).
+    Own,
+    /// One of the rule's anchors (prefilter pattern `anchor`) may start `offset` bytes into the
+    /// one found and run past its end: when the haystack holds it there. Why checked, not
+    /// assumed: a one-byte overlap (`access_token` ending in the `n` of `npm_`) would otherwise
+    /// run every rule whose anchor starts with `n` at each `access_token`; on the sample corpus
+    /// that was about half of all regex runs.
+    Overlap { offset: u8, anchor: u32 },
+}
+
 /// An immutable, compiled rule catalogue with its literal prefilter. Cheap to share across
 /// threads (`Send + Sync`); per-thread mutable state lives in [`crate::scan::ScanScratch`].
 #[derive(Debug)]
@@ -150,11 +174,13 @@ pub struct RuleSet {
     pub(crate) rules: Vec<CompiledRule>,
     /// All distinct anchors (lowercased) in one automaton.
     pub(crate) prefilter: AhoCorasick,
-    /// For each prefilter pattern: the rules to confirm when it is found, each with whether the
-    /// pattern is one of the rule's own anchors. This includes the rules of every anchor that a
-    /// leftmost-longest search could hide behind this one (an anchor inside it, or one starting
-    /// inside it), so that non-overlapping search loses no candidate.
-    pub(crate) triggers: Vec<Vec<(u32, bool)>>,
+    /// For each prefilter pattern: the rules to confirm when it is found, sorted by rule. This
+    /// includes the rules of every anchor that a leftmost-longest search could hide behind this
+    /// one (an anchor inside it, or one starting inside it), so that non-overlapping search loses
+    /// no candidate.
+    pub(crate) triggers: Vec<Vec<Trigger>>,
+    /// The prefilter's patterns (lowercase), by pattern id.
+    pub(crate) anchors: Vec<Vec<u8>>,
     /// The cheap stage in front of `prefilter`; `None` falls back to walking the automaton alone.
     pub(crate) gate: Option<Gate>,
     /// Bytes a streaming window must keep back: no match is longer than this.
@@ -210,14 +236,29 @@ impl RuleSet {
         let (anchors, anchor_rules): (Vec<Vec<u8>>, Vec<Vec<u32>>) = by_anchor.into_iter().unzip();
         let mut triggers = Vec::with_capacity(anchors.len());
         for a in &anchors {
-            let mut set: Vec<(u32, bool)> = Vec::new();
-            for b in hidden_by(a, &anchors) {
-                set.extend(anchor_rules[b].iter().map(|&r| (r, anchors[b] == *a)));
+            let mut set: Vec<Trigger> = Vec::new();
+            for (offset, b) in hidden_by(a, &anchors) {
+                // An anchor can overlap itself (`nomad-tokenomad-token`): only offset 0 is `Own`.
+                let when = if offset == 0 && anchors[b] == *a {
+                    When::Own
+                } else if offset + anchors[b].len() <= a.len() {
+                    When::Always
+                } else {
+                    When::Overlap {
+                        offset: u8::try_from(offset).map_err(|_| RuleError {
+                            file: "-".into(),
+                            rule: None,
+                            reason: format!("anchor {:?} is longer than 255 bytes", String::from_utf8_lossy(a)),
+                        })?,
+                        anchor: b as u32,
+                    }
+                };
+                set.extend(anchor_rules[b].iter().map(|&rule| Trigger { rule, when }));
             }
-            // A rule reached both as its own anchor and through a hidden one: keep the
-            // unconditional entry (`false` sorts first).
             set.sort_unstable();
-            set.dedup_by_key(|(r, _)| *r);
+            set.dedup();
+            // A rule with an `Always` entry (sorted first) needs no other.
+            set.dedup_by(|later, first| later.rule == first.rule && first.when == When::Always);
             triggers.push(set);
         }
         // A contiguous NFA, not a DFA: the automaton runs only from a confirmed gate candidate to
@@ -239,6 +280,7 @@ impl RuleSet {
             rules,
             prefilter,
             triggers,
+            anchors,
             gate,
             overlap,
         })
@@ -255,18 +297,20 @@ impl RuleSet {
     }
 }
 
-/// The indices of the anchors `b` of `sorted` (sorted, distinct) that `a` hides (see [`hides`]).
+/// The anchors `b` of `sorted` (sorted, distinct) that `a` hides (see [`hides`]), each with the
+/// offset in `a` where it may start, as `(offset, index)`.
 ///
 /// Why not `hides` on every pair: with 365 anchors that took 4.5 ms of start-up. An anchor that
 /// starts at `a[i..]` either begins with `a[i..]` or is a prefix of it, so it begins with
 /// `a[i..i + 3]` (anchors are at least three bytes): a binary search finds the few that do.
-fn hidden_by<'a>(a: &'a [u8], sorted: &'a [Vec<u8>]) -> impl Iterator<Item = usize> + 'a {
+fn hidden_by<'a>(a: &'a [u8], sorted: &'a [Vec<u8>]) -> impl Iterator<Item = (usize, usize)> + 'a {
     (0..a.len()).flat_map(move |i| {
         let head = &a[i..(i + 3).min(a.len())];
         let first = sorted.partition_point(|b| b.as_slice() < head);
         (first..sorted.len())
             .take_while(move |&b| sorted[b].starts_with(head))
             .filter(move |&b| starts_at(a, i, &sorted[b]))
+            .map(move |b| (i, b))
     })
 }
 
@@ -548,7 +592,7 @@ mod tests {
         anchors.dedup();
         let mut pairs = 0;
         for a in &anchors {
-            let mut fast: Vec<usize> = hidden_by(a, &anchors).collect();
+            let mut fast: Vec<usize> = hidden_by(a, &anchors).map(|(_, b)| b).collect();
             fast.sort_unstable();
             fast.dedup();
             let slow: Vec<usize> = (0..anchors.len()).filter(|&b| hides(a, &anchors[b])).collect();

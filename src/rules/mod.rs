@@ -9,6 +9,7 @@ pub mod spec;
 use std::{fmt, fs, path::Path};
 
 pub use compile::{CompiledRule, RuleSet};
+pub(crate) use compile::{Trigger, When};
 pub use spec::{Example, Location, RuleSpec, StructuredClass};
 
 /// A rule file's name (for messages) and text.
