@@ -3,8 +3,9 @@
 
 For each file given, prints per MB: candidates (positions where some anchor's gate starts,
 ASCII case folded) with and without the share penalty of `gate_offset`, and the positions that
-pass the byte tables of the AVX-512 path (pairs 0-1 and 1-2 alone; with the triple hash and
-the fourth byte) against the exact 3-byte gate prefixes.
+pass the byte tables of the AVX-512 path (pairs 0-1 and 1-2 alone; with the triple hash of
+bytes 0-2 and the pair of bytes 2-3; with the triple hash of bytes 1-3 as well, as the gate does
+now) against the exact 3-byte gate prefixes.
 
     python3 scripts/gate-model.py FILE... [--mb N]   (reads the first N MB of each, default 2)
 """
@@ -62,17 +63,21 @@ def main():
     tri = {triple(*g[:3]) for g in shared}
     tri3 = {triple(*g) for g in shared if len(g) == 3}
     d = {pair(g[2], g[3]) for g in shared if len(g) == 4}
+    tri4 = {triple(*g[1:4]) for g in shared if len(g) == 4}
     for path in args.files:
         raw = open(path, "rb").read()[: int(args.mb * 1e6)]
         low, n = fold(raw), len(raw) - 4
         per_mb = lambda c: round(c / n * 1e6)
         hits = lambda gs: sum(1 for i in range(n) if low[i:i + 4] in gs or low[i:i + 3] in gs)
         pairs = [i for i in range(n) if pair(raw[i], raw[i + 1]) in a and pair(raw[i + 1], raw[i + 2]) in b]
-        tables = sum(1 for i in pairs if triple(*raw[i:i + 3]) in tri
-                     and (pair(raw[i + 2], raw[i + 3]) in d or triple(*raw[i:i + 3]) in tri3))
+        tables = [i for i in pairs if triple(*raw[i:i + 3]) in tri
+                  and (pair(raw[i + 2], raw[i + 3]) in d or triple(*raw[i:i + 3]) in tri3)]
+        tables4 = sum(1 for i in tables if triple(*raw[i:i + 3]) in tri3
+                      or (pair(raw[i + 2], raw[i + 3]) in d and triple(*raw[i + 1:i + 4]) in tri4))
         exact = sum(1 for i in range(n) if low[i:i + 3] in prefixes)
         print(f"{path}: candidates/MB without penalty {per_mb(hits(plain))}, with {per_mb(hits(shared))}; "
-              f"positions passing pairs {100 * len(pairs) / n:.1f}%, all byte tables {100 * tables / n:.1f}%, "
+              f"positions passing pairs {100 * len(pairs) / n:.1f}%, byte tables without bytes 1-3 "
+              f"{100 * len(tables) / n:.1f}%, all byte tables {100 * tables4 / n:.2f}%, "
               f"exact 3-byte prefixes {100 * exact / n:.1f}%")
 
 

@@ -172,8 +172,8 @@ impl Gate {
     /// The 64-lane path: [`ByteTables::may_start`] for 64 positions at a time, each table a
     /// `vpermi2b` lookup, without a gather; only positions that pass go through
     /// [`Gate::full_at`] (which asks the byte tables again, then the hashed ones). Measured with
-    /// `scripts/gate-model.py`, about 2% of positions pass the byte tables, as many as pass the exact
-    /// 3-byte prefixes. The last positions (fewer than 67 bytes left) go to the AVX2 path.
+    /// `scripts/gate-model.py`, 0.5-2.1% of positions pass the byte tables (see [`ByteTables`]).
+    /// The last positions (fewer than 67 bytes left) go to the AVX2 path.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx2")]
     fn next_candidate_vbmi(&self, hay: &[u8], at: usize, end: usize) -> Option<usize> {
@@ -184,7 +184,8 @@ impl Gate {
         let load = |p: *const u8| unsafe { _mm512_loadu_si512(p.cast::<__m512i>()) };
         let table = |t: &[u8; 128]| (load(t.as_ptr()), load(t[64..].as_ptr()));
         let t = &self.small;
-        let (a, b, d, tri, tri3) = (table(&t.a), table(&t.b), table(&t.d), table(&t.tri), table(&t.tri3));
+        let (a, b, d) = (table(&t.a), table(&t.b), table(&t.d));
+        let (tri, tri3, tri4) = (table(&t.tri), table(&t.tri3), table(&t.tri4));
         let bit_of = _mm512_broadcast_i32x4(_mm_setr_epi8(
             1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128,
         ));
@@ -204,23 +205,30 @@ impl Gate {
             );
             look(t, index, _mm512_and_si512(y, mask(7)))
         };
+        let triple = |x: __m512i, y: __m512i, z: __m512i| {
+            let index = _mm512_xor_si512(
+                _mm512_xor_si512(
+                    _mm512_and_si512(_mm512_slli_epi16::<2>(x), mask(0x7c)),
+                    _mm512_and_si512(y, mask(0x1f)),
+                ),
+                _mm512_and_si512(_mm512_slli_epi16::<1>(z), mask(0x3e)),
+            );
+            (
+                index,
+                _mm512_and_si512(_mm512_xor_si512(z, _mm512_srli_epi16::<2>(y)), mask(7)),
+            )
+        };
         let mut i = at;
         while i + 67 <= hay.len() {
             let p = hay[i..].as_ptr();
             // SAFETY: `p + 3 + 64 <= hay.as_ptr() + hay.len()`, see above.
             let (v0, v1, v2, v3) = unsafe { (load(p), load(p.add(1)), load(p.add(2)), load(p.add(3))) };
-            let tri_index = _mm512_xor_si512(
-                _mm512_xor_si512(
-                    _mm512_and_si512(_mm512_slli_epi16::<2>(v0), mask(0x7c)),
-                    _mm512_and_si512(v1, mask(0x1f)),
-                ),
-                _mm512_and_si512(_mm512_slli_epi16::<1>(v2), mask(0x3e)),
-            );
-            let tri_bit = _mm512_and_si512(_mm512_xor_si512(v2, _mm512_srli_epi16::<2>(v1)), mask(7));
+            let (tri_index, tri_bit) = triple(v0, v1, v2);
+            let (tri4_index, tri4_bit) = triple(v1, v2, v3);
             let hits = pair(v0, v1, a)
                 & pair(v1, v2, b)
                 & look(tri, tri_index, tri_bit)
-                & (pair(v2, v3, d) | look(tri3, tri_index, tri_bit));
+                & ((pair(v2, v3, d) & look(tri4, tri4_index, tri4_bit)) | look(tri3, tri_index, tri_bit));
             // `i + 63 + 4 <= i + 67 <= hay.len()`: every gram of the step is inside the span.
             if let Some(p) = self.first_full(hay, i, hits) {
                 return Some(p);
@@ -413,16 +421,21 @@ fn prefix_hits_avx2(table: &[u64; TABLE_WORDS], bytes: &[u8; 16]) -> u32 {
     _mm256_movemask_ps(_mm256_castsi256_ps(bit)) as u32
 }
 
-/// Five 1024-bit tables of the gates, keyed by the low five bits of each byte (which ASCII case
+/// Six 1024-bit tables of the gates, keyed by the low five bits of each byte (which ASCII case
 /// does not change, and which some other bytes share: the tables only err towards passing), in
 /// 128 bytes each, the size one AVX-512 `vpermi2b` looks up:
 ///
 /// - `a`: bytes 0-1 of every gate, `b`: bytes 1-2, `d`: bytes 2-3 of the 4-byte gates;
-/// - `tri`: a hash of bytes 0-2 of every gate, `tri3`: the same for the 3-byte gates.
+/// - `tri`: a hash of bytes 0-2 of every gate, `tri3`: the same for the 3-byte gates, `tri4`:
+///   the same hash of bytes 1-3 of the 4-byte gates.
 ///
-/// Letter pairs alone let about 11% of log positions through (`or`, `in`, ...); with the
-/// triple hash and the fourth byte, about 2% (`scripts/gate-model.py` on generated logs and the
-/// sample corpus's negatives).
+/// Letter pairs alone let 11-14% of log positions through (`or`, `in`, ...); with the triple
+/// hash of bytes 0-2 and the pair of bytes 2-3, 2.1-3.2%, about as many as match a gate's first
+/// three bytes exactly; with the triple of bytes 1-3 as well, 0.5-0.9% on the bench's generated
+/// logs and 1.6-2.1% on the sample corpus, whose lines are dense with gate words
+/// (`scripts/gate-model.py`). Those positions are what the scalar check costs. Much of what
+/// still passes is the five bits' collisions: a digit shares its low five bits with one of the
+/// letters `p` to `y`.
 #[derive(Debug, Clone)]
 struct ByteTables {
     a: [u8; 128],
@@ -430,6 +443,7 @@ struct ByteTables {
     d: [u8; 128],
     tri: [u8; 128],
     tri3: [u8; 128],
+    tri4: [u8; 128],
 }
 
 impl Default for ByteTables {
@@ -440,6 +454,7 @@ impl Default for ByteTables {
             d: [0; 128],
             tri: [0; 128],
             tri3: [0; 128],
+            tri4: [0; 128],
         }
     }
 }
@@ -486,6 +501,7 @@ impl ByteTables {
     fn insert4(&mut self, x4: u32) {
         self.insert_prefix(x4);
         Self::set(&mut self.d, Self::pair(x4 >> 16, x4 >> 24));
+        Self::set(&mut self.tri4, Self::triple(x4 >> 8, x4 >> 16, x4 >> 24));
     }
 
     /// False when no gate can start with the 4 bytes `x` (little-endian).
@@ -495,7 +511,9 @@ impl ByteTables {
         Self::has(&self.a, Self::pair(x, x >> 8))
             && Self::has(&self.b, Self::pair(x >> 8, x >> 16))
             && Self::has(&self.tri, tri)
-            && (Self::has(&self.d, Self::pair(x >> 16, x >> 24)) || Self::has(&self.tri3, tri))
+            && ((Self::has(&self.d, Self::pair(x >> 16, x >> 24))
+                && Self::has(&self.tri4, Self::triple(x >> 8, x >> 16, x >> 24)))
+                || Self::has(&self.tri3, tri))
     }
 }
 
