@@ -28,17 +28,16 @@ use super::{KEY_BUF, SENSITIVE_EXACT, SENSITIVE_SUFFIXES};
 /// The bytes that can follow a key (see the module comment).
 pub(super) const TERMINATORS: [u8; 3] = [b':', b'=', b','];
 
-/// The words whose ends a key is tested for, indexed by their last two bytes.
+/// The words whose ends a key is tested for, as tables read backwards from a key's end.
 #[derive(Debug, Clone)]
 pub(super) struct KeyGate {
-    /// `by_last[b]` has bit `i % 64` set for every word `i` whose last byte is `b`.
-    by_last: Box<[u64; 256]>,
-    /// The same for the second-to-last byte.
-    by_second_last: Box<[u64; 256]>,
+    /// `ends[k][c]` has bit `i % 64` set for every word `i` whose byte `k` from its end (0: the
+    /// last) is `c`. One row per byte of the longest word: how far back a key is read.
+    ends: Vec<[u64; 128]>,
+    /// `complete[k]` has bit `i % 64` set for every word `i` of `k + 1` bytes.
+    complete: Vec<u64>,
     /// The words, lowercase ASCII letters and digits, at least two bytes each.
     words: Vec<Box<[u8]>>,
-    /// The longest word: how far back a key is read.
-    longest: usize,
     /// Some extra key ends in punctuation (`token:`), which no tail read here can rule out.
     off: bool,
     /// The bytes that can end a key's raw text when it may end a word: the words' last bytes in
@@ -89,10 +88,9 @@ impl KeyGate {
             &k[k.len() - tail..]
         });
         let mut gate = KeyGate {
-            by_last: Box::new([0; 256]),
-            by_second_last: Box::new([0; 256]),
+            ends: Vec::new(),
+            complete: Vec::new(),
             words: Vec::new(),
-            longest: 0,
             off: false,
             key_end: NibbleSet::default(),
             avx2: crate::gate::avx2_detected(),
@@ -108,9 +106,14 @@ impl KeyGate {
                 continue;
             }
             let bit = 1u64 << (gate.words.len() % 64);
-            gate.by_last[usize::from(word[word.len() - 1])] |= bit;
-            gate.by_second_last[usize::from(word[word.len() - 2])] |= bit;
-            gate.longest = gate.longest.max(word.len());
+            if gate.ends.len() < word.len() {
+                gate.ends.resize(word.len(), [0; 128]);
+                gate.complete.resize(word.len(), 0);
+            }
+            for (k, &c) in word.iter().rev().enumerate() {
+                gate.ends[k][usize::from(c & 0x7f)] |= bit;
+            }
+            gate.complete[word.len() - 1] |= bit;
             let last = word[word.len() - 1];
             gate.key_end.insert(last);
             gate.key_end.insert(last.to_ascii_uppercase());
@@ -118,7 +121,7 @@ impl KeyGate {
             gate.last_pairs[byte] |= bit;
             gate.words.push(word.into());
         }
-        debug_assert!(gate.longest <= KEY_BUF);
+        debug_assert!(gate.ends.len() <= KEY_BUF);
         gate
     }
 
@@ -300,79 +303,40 @@ impl KeyGate {
             return false;
         }
         let key = &before[..k];
-        // The last two normalized bytes rule out nearly every key (`ts`, `level`, `trace_id`).
-        // Index loops, not iterator chains: this runs for most terminators of a record.
-        let mut last = [0u8; 2];
-        let mut n = 0;
-        let mut j = key.len();
-        while j > 0 && n < 2 {
-            j -= 1;
-            match NORMALIZED[usize::from(key[j])] {
-                SEPARATOR => {}
-                BACKSLASH => return true,
-                NOT_KEY => return false,
-                c => {
-                    last[n] = c;
-                    n += 1;
-                }
-            }
-        }
-        if n < 2 {
+        if key.is_empty() {
             return false;
         }
-        // The two bytes read may end an escape (`passwor\u0064`): then only the decoding tells.
-        // (`contains` would call memchr, whose set-up costs more than five bytes.)
-        #[allow(clippy::manual_contains)]
-        if key[j.saturating_sub(5)..j].iter().any(|&b| b == b'\\') {
-            return true;
-        }
-        let candidates = self.by_last[usize::from(last[0])] & self.by_second_last[usize::from(last[1])];
-        candidates != 0 && self.ends_with_candidate(key, candidates)
-    }
-
-    /// The full test, for a key whose last two bytes end some word: reads the key's normalized
-    /// tail once, as far back as the longest word, and compares the candidate words with it.
-    #[cold]
-    fn ends_with_candidate(&self, key: &[u8], candidates: u64) -> bool {
-        // The tail, last byte first.
-        let mut tail = [0u8; KEY_BUF];
+        // The normalized tail, read backwards against all words at once: each byte keeps the
+        // words that have it at that place from their end. Most keys fail at their first or
+        // second byte (`ts`, `level`, `trace_id`); `duration` fails at its sixth against
+        // `authorization`. Index loops, not iterator chains: this runs for many terminators.
+        let mut live = u64::MAX;
         let mut n = 0;
-        let mut k = key.len();
-        while k > 0 && n < self.longest {
-            match NORMALIZED[usize::from(key[k - 1])] {
-                SEPARATOR => {}
+        let mut j = key.len();
+        while j > 0 {
+            j -= 1;
+            let c = match NORMALIZED[usize::from(key[j])] {
+                SEPARATOR => continue,
                 BACKSLASH => return true,
                 NOT_KEY => break,
-                c => {
-                    tail[n] = c;
-                    n += 1;
-                }
+                c => c,
+            };
+            let Some(row) = self.ends.get(n) else { break };
+            live &= row[usize::from(c)];
+            if live == 0 {
+                break;
             }
-            k -= 1;
-        }
-        // The byte that stopped the read, or one of the five before it, may be part of an
-        // escape (`\u0070`) that decodes to a byte of the key: then only the decoding tells.
-        let mut e = k;
-        while e > 0 && e + 6 > k {
-            e -= 1;
-            if key[e] == b'\\' {
+            // With more than 64 words the bits are shared, so this errs towards passing.
+            if live & self.complete[n] != 0 {
                 return true;
             }
+            n += 1;
         }
-        let tail = &tail[..n];
-        let mut bits = candidates;
-        while bits != 0 {
-            let mut i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            while i < self.words.len() {
-                let word = &self.words[i];
-                if word.len() <= n && word.iter().rev().eq(&tail[..word.len()]) {
-                    return true;
-                }
-                i += 64;
-            }
-        }
-        false
+        // The byte that stopped the read, or one of the five before it, may be part of an
+        // escape (`passwor\u0064`) that decodes to a byte of the key: then only the decoding
+        // tells. (`contains` would call memchr, whose set-up costs more than six bytes.)
+        #[allow(clippy::manual_contains)]
+        key[j.saturating_sub(5)..=j].iter().any(|&b| b == b'\\')
     }
 }
 
