@@ -436,16 +436,10 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
         Some("separator") => true,
         Some(other) => return Err(fail(format!("unknown anchor_then '{other}' (known: separator)"))),
     };
+    // The fields read from `spec` are evaluated before the base takes it.
     Ok(CompiledRule {
-        id: spec.id.clone(),
-        kind: spec.kind.clone(),
-        description: spec.description.clone(),
-        file,
-        location: spec.location,
-        priority: spec.priority,
         multiline_block: spec.multiline_block,
         anchors: spec.anchors.clone(),
-        structured: None,
         regex,
         secret_group,
         key_group,
@@ -454,7 +448,7 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
         checksum,
         decode_base64,
         anchor_then_separator,
-        spec,
+        ..CompiledRule::matching_nothing(file, spec, None)
     })
 }
 
@@ -482,26 +476,34 @@ fn compile_key_aware(file: String, spec: RuleSpec, class: StructuredClass) -> Re
             ),
         });
     }
-    Ok(CompiledRule {
-        id: spec.id.clone(),
-        kind: spec.kind.clone(),
-        description: spec.description.clone(),
-        file,
-        location: spec.location,
-        priority: spec.priority,
-        multiline_block: false,
-        anchors: Vec::new(),
-        structured: Some(class),
-        regex: LazyRegex::new(Vec::new()),
-        secret_group: 0,
-        key_group: None,
-        max_len: 0,
-        validators: Validators::default(),
-        checksum: None,
-        decode_base64: false,
-        anchor_then_separator: false,
-        spec,
-    })
+    Ok(CompiledRule::matching_nothing(file, spec, Some(class)))
+}
+
+impl CompiledRule {
+    /// A rule named by `spec` that matches nothing on its own: a key-aware rule as it is, and
+    /// the base that [`compile_rule`] fills in for a regex rule.
+    fn matching_nothing(file: String, spec: RuleSpec, structured: Option<StructuredClass>) -> CompiledRule {
+        CompiledRule {
+            id: spec.id.clone(),
+            kind: spec.kind.clone(),
+            description: spec.description.clone(),
+            file,
+            location: spec.location,
+            priority: spec.priority,
+            multiline_block: false,
+            anchors: Vec::new(),
+            structured,
+            regex: LazyRegex::new(Vec::new()),
+            secret_group: 0,
+            key_group: None,
+            max_len: 0,
+            validators: Validators::default(),
+            checksum: None,
+            decode_base64: false,
+            anchor_then_separator: false,
+            spec,
+        }
+    }
 }
 
 #[cfg(test)]
