@@ -1091,3 +1091,28 @@ fn write_in_order<W: Write>(
     }
     Ok(stats)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::BufferPool;
+
+    #[test]
+    fn the_buffer_pool_reuses_up_to_its_cap_and_drops_outsized_buffers() {
+        let pool = BufferPool::new(2, 1024);
+        let mut a = pool.take();
+        a.extend_from_slice(b"block");
+        let a_ptr = a.as_ptr();
+        pool.give(a);
+        let again = pool.take();
+        assert!(again.is_empty(), "a reused buffer comes back empty");
+        assert_eq!(again.as_ptr(), a_ptr, "the same allocation is reused");
+        // Outsized: freed, not kept.
+        pool.give(Vec::with_capacity(4096));
+        assert_eq!(pool.free.lock().unwrap().len(), 0);
+        // Full: the third is freed.
+        for _ in 0..3 {
+            pool.give(Vec::with_capacity(16));
+        }
+        assert_eq!(pool.free.lock().unwrap().len(), 2);
+    }
+}
