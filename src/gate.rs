@@ -47,7 +47,7 @@ pub(crate) struct Gate {
     /// The 64-lane path also asks the table of bytes 1-3 ([`ByteTables::tri4`]). Worth its lookup
     /// only when the tables are dense: measured in criterion, it made the full catalogue's
     /// clean-log scan faster (4.1 -> 5.6 GiB/s, 182 rules) and 10 rules' slower (7.6-8.0 ->
-    /// 6.1-6.4 GiB/s), where almost nothing passes the other tables anyway.
+    /// 5.6-6.4 GiB/s over three runs), where almost nothing passes the other tables anyway.
     vbmi_bytes_1_3: bool,
 }
 
