@@ -81,6 +81,11 @@ struct Window {
     rule: u32,
     lo: usize,
     hi: usize,
+    /// The end of the anchor hit that triggered the window. Every match holds an occurrence of
+    /// one of its rule's anchors, which starts inside a hit that triggers the rule (see
+    /// `push_windows`); so a search that would start at or after the end of every such hit
+    /// cannot find another match.
+    hit_end: usize,
 }
 
 impl ScanScratch {
@@ -170,7 +175,8 @@ impl RuleSet {
 
     /// Queues the regex windows of the line `line`, whose first anchor hit is `m`.
     fn line_windows(&self, hay: &[u8], m: aho_corasick::Match, line: Range<usize>, windows: &mut Vec<Window>) {
-        self.push_windows(hay, m, line.clone(), windows);
+        let first_hit = m.start();
+        self.push_windows(hay, m, first_hit, line.clone(), windows);
         // The rest of the line goes through the gate too: `first_anchor` returns exactly what
         // the automaton would, without walking every byte of a long line after one hit.
         let mut p = m.end();
@@ -178,14 +184,21 @@ impl RuleSet {
             let Some(m) = self.first_anchor(hay, p, line.end) else {
                 break;
             };
-            self.push_windows(hay, m, line.clone(), windows);
+            self.push_windows(hay, m, first_hit, line.clone(), windows);
             p = m.end();
         }
     }
 
-    /// Queues, for one anchor hit `m` on the line `line`, a regex window for each rule it
-    /// triggers.
-    fn push_windows(&self, hay: &[u8], m: aho_corasick::Match, line: Range<usize>, windows: &mut Vec<Window>) {
+    /// Queues, for one anchor hit `m` on the line `line`, whose first hit starts at `first_hit`,
+    /// a regex window for each rule it triggers.
+    fn push_windows(
+        &self,
+        hay: &[u8],
+        m: aho_corasick::Match,
+        first_hit: usize,
+        line: Range<usize>,
+        windows: &mut Vec<Window>,
+    ) {
         let (s, e, lo, hi) = (m.start(), m.end(), line.start, line.end);
         let mut pushed = None;
         for &Trigger { rule: r, when } in &self.triggers[m.pattern().as_usize()] {
@@ -206,11 +219,24 @@ impl RuleSet {
                 continue;
             }
             pushed = Some(r);
-            let max = rule.max_len;
+            // The left edge. Every match is at most `max_len` long and holds an occurrence of one
+            // of the rule's anchors that starts at or after `s` (this hit, or one it hides) and
+            // before `e`, so it starts at or after `s - max_len`; the rule's first anchor
+            // occurrence in the match starts at most `lead` bytes after the match. Without
+            // `anchor_then` that occurrence is one that triggers, at or after `s` (the hit that
+            // triggers it starts no later): the match starts at or after `s - lead`. With it, the
+            // occurrence that triggers may be a later one (`tokenfoo_token=x`), but every
+            // occurrence starts at or after the line's first hit.
+            let reach = if rule.anchor_then_separator {
+                s.saturating_sub(rule.max_len).max(first_hit.saturating_sub(rule.lead))
+            } else {
+                s.saturating_sub(rule.lead)
+            };
             windows.push(Window {
                 rule: r,
-                lo: s.saturating_sub(max).max(lo),
-                hi: (e + max).min(hi),
+                lo: reach.max(lo),
+                hi: (e + rule.max_len).min(hi),
+                hit_end: e,
             });
         }
     }
@@ -229,10 +255,16 @@ impl RuleSet {
         windows.sort_unstable_by_key(|w| (w.rule, w.lo));
         let mut i = 0;
         while i < windows.len() {
-            let Window { rule, lo, mut hi } = windows[i];
+            let Window {
+                rule,
+                lo,
+                mut hi,
+                mut hit_end,
+            } = windows[i];
             i += 1;
             while i < windows.len() && windows[i].rule == rule && windows[i].lo <= hi {
                 hi = hi.max(windows[i].hi);
+                hit_end = hit_end.max(windows[i].hit_end);
                 i += 1;
             }
             let compiled = &self.rules[rule as usize];
@@ -258,7 +290,7 @@ impl RuleSet {
                     out.push(f);
                 }
                 let next = if m.end() > m.start() { m.end() } else { m.end() + 1 };
-                if next >= hi {
+                if next >= hi || next >= hit_end {
                     break;
                 }
                 input.set_start(next);
@@ -541,6 +573,63 @@ mod tests {
         // `access_token` ends with the `n` that starts `npm_`.
         assert!(!triggered(&rules, "GET /x?access_token=abc").contains(&"npm.token".to_string()));
         assert!(triggered(&rules, "GET /x?access_tokenpm_abc").contains(&"npm.token".to_string()));
+    }
+
+    fn one_rule(extra: &str, regex: &str) -> RuleSet {
+        let text = format!(
+            "[[rules]]\nid = \"t.rule\"\nkind = \"api_key\"\ndescription = \"d\"\nanchors = [\"tok\"]\n{extra}\nregex = '''{regex}'''\nmax_len = 64\n"
+        );
+        compile_sources(&[crate::rules::RuleSource {
+            name: "t.toml".into(),
+            text,
+        }])
+        .unwrap()
+    }
+
+    fn secrets(rules: &RuleSet, line: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        rules.scan(
+            line.as_bytes(),
+            0..line.len(),
+            &mut super::ScanState::default(),
+            &mut super::ScanScratch::new(rules),
+            &mut found,
+        );
+        found.iter().map(|f| line[f.start..f.end].to_string()).collect()
+    }
+
+    #[test]
+    fn a_window_starts_where_the_rule_can_start_before_its_anchor() {
+        // Up to 5 bytes before the anchor: proved, and the window starts there.
+        let rules = one_rule("", "(?P<secret>[0-9]{0,5}tok_[a-z]{8})");
+        assert_eq!(rules.rules[0].lead, 5);
+        assert_eq!(secrets(&rules, "filler 12345tok_abcdefgh"), ["12345tok_abcdefgh"]);
+        assert_eq!(secrets(&rules, "filler 0123456tok_abcdefgh"), ["23456tok_abcdefgh"]);
+        assert_eq!(
+            secrets(&rules, "x 9tok_abcdefgh 12tok_ijklmnop"),
+            ["9tok_abcdefgh", "12tok_ijklmnop"]
+        );
+    }
+
+    #[test]
+    fn with_anchor_then_the_window_reaches_back_to_the_first_occurrence_on_the_line() {
+        // The match starts at a `tok` that no separator follows; only the second `tok` triggers.
+        let rules = one_rule(
+            "anchor_then = \"separator\"",
+            "(?i:tok)[a-z]{0,8}(?i:tok)=(?P<secret>[a-z0-9]{8,})",
+        );
+        assert_eq!(rules.rules[0].lead, 0);
+        assert_eq!(secrets(&rules, "x toktok=abcdefgh12"), ["abcdefgh12"]);
+        assert_eq!(secrets(&rules, "x TOKabcTok=abcdefgh12 y"), ["abcdefgh12"]);
+    }
+
+    #[test]
+    fn a_window_is_searched_again_after_a_match_while_a_hit_lies_ahead() {
+        // Two hits, two matches: the search goes on after the first match ends before the last
+        // hit does.
+        let rules = one_rule("", "tok_(?P<secret>[a-z]{4})");
+        assert_eq!(secrets(&rules, "tok_abcd tok_efgh"), ["abcd", "efgh"]);
+        assert_eq!(secrets(&rules, "tok_abcdtok_efgh"), ["abcd", "efgh"]);
     }
 
     #[test]

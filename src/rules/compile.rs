@@ -70,6 +70,9 @@ pub struct CompiledRule {
     pub(crate) key_group: Option<usize>,
     /// Upper bound of a match's length in bytes.
     pub(crate) max_len: usize,
+    /// Upper bound of how far before the first occurrence of one of the rule's anchors a match
+    /// can start, at most `max_len` (see [`super::lead`]): the left edge of a regex window.
+    pub(crate) lead: usize,
     pub(crate) validators: Validators,
     pub(crate) checksum: Option<Checksum>,
     /// The secret is base64 of a credential: confirmed by scanning the decoded bytes.
@@ -410,6 +413,12 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
         None => return Err(fail("regex has no capture group named 'secret'".into())),
     };
     let key_group = group_index(&hir, "key");
+    let lowercase: Vec<Vec<u8>> = spec
+        .anchors
+        .iter()
+        .map(|a| a.to_ascii_lowercase().into_bytes())
+        .collect();
+    let proved_lead = super::lead::lead(&hir, &lowercase);
     let regex = LazyRegex::new(vec![hir]);
     if !file.starts_with(super::BUILTIN_PREFIX) {
         regex
@@ -436,6 +445,7 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
         Some("separator") => true,
         Some(other) => return Err(fail(format!("unknown anchor_then '{other}' (known: separator)"))),
     };
+    let lead = proved_lead.map_or(max_len, |n| n.min(max_len));
     // The fields read from `spec` are evaluated before the base takes it.
     Ok(CompiledRule {
         multiline_block: spec.multiline_block,
@@ -444,6 +454,7 @@ fn compile_rule(file: String, spec: RuleSpec) -> Result<CompiledRule, RuleError>
         secret_group,
         key_group,
         max_len,
+        lead,
         validators,
         checksum,
         decode_base64,
@@ -497,6 +508,7 @@ impl CompiledRule {
             secret_group: 0,
             key_group: None,
             max_len: 0,
+            lead: 0,
             validators: Validators::default(),
             checksum: None,
             decode_base64: false,
@@ -533,6 +545,44 @@ mod tests {
             );
         }
         assert!(regex_rules > 150, "{regex_rules} regex rules");
+    }
+
+    /// The bound [`super::super::lead`] proves, checked on every match of every example and
+    /// negative of the catalogue: an anchor occurrence starts within `lead` bytes of the match's
+    /// start and lies inside it.
+    #[test]
+    fn every_match_in_the_catalogue_samples_holds_an_anchor_within_its_lead() {
+        let rules = crate::rules::compile_sources(&crate::rules::builtin_sources()).unwrap();
+        let mut checked = 0;
+        let mut bounded = 0;
+        for rule in rules.rules().iter().filter(|r| r.structured.is_none()) {
+            if rule.lead >= rule.max_len {
+                continue;
+            }
+            bounded += 1;
+            let samples = rule.spec.examples.iter().map(|e| &e.input).chain(&rule.spec.negatives);
+            for sample in samples {
+                let hay = sample.as_bytes();
+                for m in rule.regex.get().find_iter(hay) {
+                    checked += 1;
+                    let found = (m.start()..=(m.start() + rule.lead).min(m.end())).any(|p| {
+                        rule.anchors.iter().any(|a| {
+                            hay.get(p..p + a.len())
+                                .is_some_and(|w| p + a.len() <= m.end() && w.eq_ignore_ascii_case(a.as_bytes()))
+                        })
+                    });
+                    assert!(
+                        found,
+                        "{}: lead {} in {sample:?} at {:?}",
+                        rule.id,
+                        rule.lead,
+                        m.range()
+                    );
+                }
+            }
+        }
+        assert!(bounded > 100, "{bounded} rules with a bound");
+        assert!(checked > 200, "{checked} matches checked");
     }
 
     fn rule_file(regex: &str) -> String {

@@ -4,6 +4,7 @@
 //! cannot fail: a bad rule is an error at start-up that names the file, the rule id and why.
 
 mod compile;
+mod lead;
 pub mod spec;
 
 use std::{fmt, fs, path::Path};
