@@ -269,7 +269,9 @@ impl Gate {
     fn first_full(&self, hay: &[u8], base: usize, mut hits: u64) -> Option<usize> {
         while hits != 0 {
             let p = base + hits.trailing_zeros() as usize;
-            if self.full_at(fold(u32::from_le_bytes([hay[p], hay[p + 1], hay[p + 2], hay[p + 3]]))) {
+            // One load, not four (the slice is inside `hay`: see above).
+            let gram = u32::from_le_bytes(hay[p..p + 4].try_into().expect("4 bytes"));
+            if self.full_at(fold(gram)) {
                 return Some(p);
             }
             hits &= hits - 1;

@@ -210,9 +210,11 @@ impl KeyGate {
         let load = |p: *const u8| unsafe { _mm512_loadu_si512(p.cast::<__m512i>()) };
         let (pairs_lo, pairs_hi) = (load(self.last_pairs.as_ptr()), load(self.last_pairs[64..].as_ptr()));
         let (class_lo, class_hi) = (load(self.byte_class.as_ptr()), load(self.byte_class[64..].as_ptr()));
-        // `vpermi2b` reads seven bits of each byte: lanes of bytes from 0x80 up are zeroed.
+        // `vpermi2b` reads seven bits of each byte: lanes of bytes from 0x80 up are zeroed. Their
+        // mask comes from the top bits (`vpmovb2m`), not a compare: compares into a mask register
+        // share the one port every lookup here needs.
         let class = |v: __m512i| {
-            let ascii = _mm512_cmpge_epi8_mask(v, _mm512_setzero_si512());
+            let ascii = !_mm512_movepi8_mask(v);
             _mm512_maskz_permutex2var_epi8(ascii, class_lo, v, class_hi)
         };
         let has = |c: __m512i, bit: u8| _mm512_test_epi8_mask(c, _mm512_set1_epi8(bit as i8));
