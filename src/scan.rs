@@ -74,6 +74,9 @@ impl ScanState {
 pub struct ScanScratch {
     caches: Vec<Option<(meta::Cache, Captures)>>,
     windows: Vec<Window>,
+    /// Per line, for each `anchor_then` rule met: the start of the first hit that is or hides
+    /// one of its anchors, whether or not a separator follows (see `push_windows`).
+    first_seen: Vec<(u32, usize)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +97,7 @@ impl ScanScratch {
         ScanScratch {
             caches: (0..rules.rules.len()).map(|_| None).collect(),
             windows: Vec::new(),
+            first_seen: Vec::new(),
         }
     }
 }
@@ -139,7 +143,8 @@ impl RuleSet {
             let line_lo = memrchr(b'\n', &hay[range.start..m.start()]).map_or(range.start, |i| range.start + i + 1);
             let line_hi = memchr(b'\n', &hay[m.end()..end]).map_or(end, |i| m.end() + i);
             scratch.windows.clear();
-            self.line_windows(hay, m, line_lo..line_hi, &mut scratch.windows);
+            scratch.first_seen.clear();
+            self.line_windows(hay, m, line_lo..line_hi, &mut scratch.windows, &mut scratch.first_seen);
             self.confirm_line(hay, line_hi, state, scratch, out, nested);
             pos = line_hi + 1;
         }
@@ -174,9 +179,15 @@ impl RuleSet {
     }
 
     /// Queues the regex windows of the line `line`, whose first anchor hit is `m`.
-    fn line_windows(&self, hay: &[u8], m: aho_corasick::Match, line: Range<usize>, windows: &mut Vec<Window>) {
-        let first_hit = m.start();
-        self.push_windows(hay, m, first_hit, line.clone(), windows);
+    fn line_windows(
+        &self,
+        hay: &[u8],
+        m: aho_corasick::Match,
+        line: Range<usize>,
+        windows: &mut Vec<Window>,
+        first_seen: &mut Vec<(u32, usize)>,
+    ) {
+        self.push_windows(hay, m, line.clone(), windows, first_seen);
         // The rest of the line goes through the gate too: `first_anchor` returns exactly what
         // the automaton would, without walking every byte of a long line after one hit.
         let mut p = m.end();
@@ -184,20 +195,20 @@ impl RuleSet {
             let Some(m) = self.first_anchor(hay, p, line.end) else {
                 break;
             };
-            self.push_windows(hay, m, first_hit, line.clone(), windows);
+            self.push_windows(hay, m, line.clone(), windows, first_seen);
             p = m.end();
         }
     }
 
-    /// Queues, for one anchor hit `m` on the line `line`, whose first hit starts at `first_hit`,
-    /// a regex window for each rule it triggers.
+    /// Queues, for one anchor hit `m` on the line `line` (hits are given in order), a regex
+    /// window for each rule it triggers.
     fn push_windows(
         &self,
         hay: &[u8],
         m: aho_corasick::Match,
-        first_hit: usize,
         line: Range<usize>,
         windows: &mut Vec<Window>,
+        first_seen: &mut Vec<(u32, usize)>,
     ) {
         let (s, e, lo, hi) = (m.start(), m.end(), line.start, line.end);
         let mut pushed = None;
@@ -215,6 +226,18 @@ impl RuleSet {
                     hay[at..hi].len() >= anchor.len() && hay[at..at + anchor.len()].eq_ignore_ascii_case(anchor)
                 }
             };
+            // An occurrence is there: the hit itself (`Own`, fired or not), or one it hides.
+            let seen_from = if rule.anchor_then_separator && (fires || when == When::Own) {
+                match first_seen.iter().find(|&&(x, _)| x == r) {
+                    Some(&(_, start)) => start,
+                    None => {
+                        first_seen.push((r, s));
+                        s
+                    }
+                }
+            } else {
+                s
+            };
             if !fires {
                 continue;
             }
@@ -225,10 +248,11 @@ impl RuleSet {
             // occurrence in the match starts at most `lead` bytes after the match. Without
             // `anchor_then` that occurrence is one that triggers, at or after `s` (the hit that
             // triggers it starts no later): the match starts at or after `s - lead`. With it, the
-            // occurrence that triggers may be a later one (`tokenfoo_token=x`), but every
-            // occurrence starts at or after the line's first hit.
+            // occurrence that triggers may be a later one (`tokenfoo_token=x`), but the first one
+            // starts at or after `seen_from`, the first hit on the line that is or hides one: that
+            // hit comes no later than this one, since hits do not overlap.
             let reach = if rule.anchor_then_separator {
-                s.saturating_sub(rule.max_len).max(first_hit.saturating_sub(rule.lead))
+                s.saturating_sub(rule.max_len).max(seen_from.saturating_sub(rule.lead))
             } else {
                 s.saturating_sub(rule.lead)
             };
@@ -528,7 +552,7 @@ mod tests {
         let hay = line.as_bytes();
         let mut windows = Vec::new();
         if let Some(m) = rules.first_anchor(hay, 0, hay.len()) {
-            rules.line_windows(hay, m, 0..hay.len(), &mut windows);
+            rules.line_windows(hay, m, 0..hay.len(), &mut windows, &mut Vec::new());
         }
         let mut ids: Vec<String> = windows
             .iter()
@@ -575,15 +599,23 @@ mod tests {
         assert!(triggered(&rules, "GET /x?access_tokenpm_abc").contains(&"npm.token".to_string()));
     }
 
-    fn one_rule(extra: &str, regex: &str) -> RuleSet {
-        let text = format!(
+    /// A rule file's text: one rule `t.rule` with the anchor `tok`.
+    fn rule_text(extra: &str, regex: &str) -> String {
+        format!(
             "[[rules]]\nid = \"t.rule\"\nkind = \"api_key\"\ndescription = \"d\"\nanchors = [\"tok\"]\n{extra}\nregex = '''{regex}'''\nmax_len = 64\n"
-        );
+        )
+    }
+
+    fn rules_of(text: String) -> RuleSet {
         compile_sources(&[crate::rules::RuleSource {
             name: "t.toml".into(),
             text,
         }])
         .unwrap()
+    }
+
+    fn one_rule(extra: &str, regex: &str) -> RuleSet {
+        rules_of(rule_text(extra, regex))
     }
 
     fn secrets(rules: &RuleSet, line: &str) -> Vec<String> {
@@ -612,7 +644,7 @@ mod tests {
     }
 
     #[test]
-    fn with_anchor_then_the_window_reaches_back_to_the_first_occurrence_on_the_line() {
+    fn with_anchor_then_the_window_reaches_back_to_the_rules_first_occurrence_on_the_line() {
         // The match starts at a `tok` that no separator follows; only the second `tok` triggers.
         let rules = one_rule(
             "anchor_then = \"separator\"",
@@ -621,6 +653,24 @@ mod tests {
         assert_eq!(rules.rules[0].lead, 0);
         assert_eq!(secrets(&rules, "x toktok=abcdefgh12"), ["abcdefgh12"]);
         assert_eq!(secrets(&rules, "x TOKabcTok=abcdefgh12 y"), ["abcdefgh12"]);
+        // Another rule's hit before it on the line does not move the window.
+        let both = rules_of(format!(
+            "{}\n[[rules]]\nid = \"t.other\"\nkind = \"api_key\"\ndescription = \"d\"\nanchors = [\"zzz_\"]\nregex = '''zzz_(?P<secret>[0-9]{{9}})'''\n",
+            rule_text(
+                "anchor_then = \"separator\"",
+                "(?i:tok)[a-z]{0,8}(?i:tok)=(?P<secret>[a-z0-9]{8,})"
+            )
+        ));
+        let line = "zzz_ toktok=abcdefgh12";
+        assert_eq!(secrets(&both, line), ["abcdefgh12"]);
+        let mut windows = Vec::new();
+        let m = both.first_anchor(line.as_bytes(), 0, line.len()).unwrap();
+        both.line_windows(line.as_bytes(), m, 0..line.len(), &mut windows, &mut Vec::new());
+        let window = windows
+            .iter()
+            .find(|w| both.rules[w.rule as usize].id == "t.rule")
+            .unwrap();
+        assert_eq!(window.lo, line.find("tok").unwrap());
     }
 
     #[test]
