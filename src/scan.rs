@@ -73,8 +73,14 @@ impl ScanState {
 #[derive(Debug)]
 pub struct ScanScratch {
     caches: Vec<Option<(meta::Cache, Captures)>>,
+    line: LineWindows,
+}
+
+/// The regex windows of one line, and what queuing them needs to remember.
+#[derive(Debug, Default)]
+struct LineWindows {
     windows: Vec<Window>,
-    /// Per line, for each `anchor_then` rule met: the start of the first hit that is or hides
+    /// For each `anchor_then` rule met on the line: the start of the first hit that is or hides
     /// one of its anchors, whether or not a separator follows (see `push_windows`).
     first_seen: Vec<(u32, usize)>,
 }
@@ -96,8 +102,7 @@ impl ScanScratch {
     pub fn new(rules: &RuleSet) -> Self {
         ScanScratch {
             caches: (0..rules.rules.len()).map(|_| None).collect(),
-            windows: Vec::new(),
-            first_seen: Vec::new(),
+            line: LineWindows::default(),
         }
     }
 }
@@ -142,9 +147,7 @@ impl RuleSet {
             };
             let line_lo = memrchr(b'\n', &hay[range.start..m.start()]).map_or(range.start, |i| range.start + i + 1);
             let line_hi = memchr(b'\n', &hay[m.end()..end]).map_or(end, |i| m.end() + i);
-            scratch.windows.clear();
-            scratch.first_seen.clear();
-            self.line_windows(hay, m, line_lo..line_hi, &mut scratch.windows, &mut scratch.first_seen);
+            self.line_windows(hay, m, line_lo..line_hi, &mut scratch.line);
             self.confirm_line(hay, line_hi, state, scratch, out, nested);
             pos = line_hi + 1;
         }
@@ -178,16 +181,12 @@ impl RuleSet {
         None
     }
 
-    /// Queues the regex windows of the line `line`, whose first anchor hit is `m`.
-    fn line_windows(
-        &self,
-        hay: &[u8],
-        m: aho_corasick::Match,
-        line: Range<usize>,
-        windows: &mut Vec<Window>,
-        first_seen: &mut Vec<(u32, usize)>,
-    ) {
-        self.push_windows(hay, m, line.clone(), windows, first_seen);
+    /// The regex windows of the line `line`, whose first anchor hit is `m`, into `out`
+    /// (replacing what was there).
+    fn line_windows(&self, hay: &[u8], m: aho_corasick::Match, line: Range<usize>, out: &mut LineWindows) {
+        out.windows.clear();
+        out.first_seen.clear();
+        self.push_windows(hay, m, line.clone(), out);
         // The rest of the line goes through the gate too: `first_anchor` returns exactly what
         // the automaton would, without walking every byte of a long line after one hit.
         let mut p = m.end();
@@ -195,21 +194,15 @@ impl RuleSet {
             let Some(m) = self.first_anchor(hay, p, line.end) else {
                 break;
             };
-            self.push_windows(hay, m, line.clone(), windows, first_seen);
+            self.push_windows(hay, m, line.clone(), out);
             p = m.end();
         }
     }
 
     /// Queues, for one anchor hit `m` on the line `line` (hits are given in order), a regex
     /// window for each rule it triggers.
-    fn push_windows(
-        &self,
-        hay: &[u8],
-        m: aho_corasick::Match,
-        line: Range<usize>,
-        windows: &mut Vec<Window>,
-        first_seen: &mut Vec<(u32, usize)>,
-    ) {
+    fn push_windows(&self, hay: &[u8], m: aho_corasick::Match, line: Range<usize>, out: &mut LineWindows) {
+        let LineWindows { windows, first_seen } = out;
         let (s, e, lo, hi) = (m.start(), m.end(), line.start, line.end);
         let mut pushed = None;
         for &Trigger { rule: r, when } in &self.triggers[m.pattern().as_usize()] {
@@ -275,7 +268,7 @@ impl RuleSet {
         out: &mut Vec<Finding>,
         nested: bool,
     ) {
-        let windows = &mut scratch.windows;
+        let windows = &mut scratch.line.windows;
         windows.sort_unstable_by_key(|w| (w.rule, w.lo));
         let mut i = 0;
         while i < windows.len() {
@@ -550,11 +543,12 @@ mod tests {
     /// The rules that get a regex window on `line` (one line, no newline).
     fn triggered(rules: &RuleSet, line: &str) -> Vec<String> {
         let hay = line.as_bytes();
-        let mut windows = Vec::new();
+        let mut line_windows = super::LineWindows::default();
         if let Some(m) = rules.first_anchor(hay, 0, hay.len()) {
-            rules.line_windows(hay, m, 0..hay.len(), &mut windows, &mut Vec::new());
+            rules.line_windows(hay, m, 0..hay.len(), &mut line_windows);
         }
-        let mut ids: Vec<String> = windows
+        let mut ids: Vec<String> = line_windows
+            .windows
             .iter()
             .map(|w| rules.rules[w.rule as usize].id.clone())
             .collect();
@@ -663,10 +657,11 @@ mod tests {
         ));
         let line = "zzz_ toktok=abcdefgh12";
         assert_eq!(secrets(&both, line), ["abcdefgh12"]);
-        let mut windows = Vec::new();
+        let mut line_windows = super::LineWindows::default();
         let m = both.first_anchor(line.as_bytes(), 0, line.len()).unwrap();
-        both.line_windows(line.as_bytes(), m, 0..line.len(), &mut windows, &mut Vec::new());
-        let window = windows
+        both.line_windows(line.as_bytes(), m, 0..line.len(), &mut line_windows);
+        let window = line_windows
+            .windows
             .iter()
             .find(|w| both.rules[w.rule as usize].id == "t.rule")
             .unwrap();
