@@ -415,11 +415,12 @@ impl RuleSet {
     }
 }
 
-/// True when `rest` starts with a key/value separator (`:` or `=`), after at most 8 bytes of
+/// True when `rest` starts with a key/value separator (`:` or `=`), after at most 12 bytes of
 /// closing quotes, escapes and blanks: `key=`, `"key": `, `\"key\":`, `'key' =>`, `Key:[`.
+/// Twelve is what `%{kv}` allows there: up to seven backslashes, a quote, four blanks.
 fn separator_follows(rest: &[u8]) -> bool {
     rest.iter()
-        .take(9)
+        .take(13)
         .find(|b| !matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t'))
         .is_some_and(|&b| b == b':' || b == b'=')
 }
@@ -675,6 +676,19 @@ mod tests {
         let rules = one_rule("", "tok_(?P<secret>[a-z]{4})");
         assert_eq!(secrets(&rules, "tok_abcd tok_efgh"), ["abcd", "efgh"]);
         assert_eq!(secrets(&rules, "tok_abcdtok_efgh"), ["abcd", "efgh"]);
+    }
+
+    #[test]
+    fn anchor_then_counts_a_separator_as_far_as_kv_allows() {
+        let rules = catalogue();
+        let token = "N7g8wBHxfX9mJ78mcVj6hKoDE1Hw";
+        // `%{kv}`: seven backslashes and a quote, four blanks, then the colon.
+        let line = format!(r#"x authorization\\\\\\\"    : Bearer {token}"#);
+        assert!(secrets(&rules, &line).contains(&token.to_string()), "{line}");
+        assert!(triggered(&rules, &line).contains(&"http.authorization_bearer".to_string()));
+        assert!(
+            !triggered(&rules, "authorization failed for user x").contains(&"http.authorization_bearer".to_string())
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub struct RuleSpec {
     /// only if its decoded bytes hold a credential by the other rules.
     pub decode: Option<String>,
     /// `separator`: in every match, one of the rule's anchors ends the field name and is followed,
-    /// after at most 8 quote, backslash or blank bytes, by `:` or `=`. The prefilter then skips
+    /// after at most 12 quote, backslash or blank bytes, by `:` or `=`. The prefilter then skips
     /// hits that are not (prose such as "authorization failed" costs no regex run).
     pub anchor_then: Option<String>,
     /// Named validators: `jwt`, `not_placeholder`, `token_like`, `sensitive_key`.
