@@ -17,11 +17,11 @@ use std::ops::Range;
 
 use aho_corasick::Input as AcInput;
 use memchr::{memchr, memmem, memrchr};
-use regex_automata::{Input, meta, util::captures::Captures};
+use regex_automata::{Anchored, Input, meta, util::captures::Captures};
 
 use crate::checksum::ChecksumResult;
 use crate::fingerprint::inside_replacement;
-use crate::rules::{Location, RuleSet, Trigger, When};
+use crate::rules::{Location, RuleSet, SecretSplit, SplitCache, Trigger, When};
 
 /// A secret found in a haystack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +72,17 @@ impl ScanState {
 /// [`ScanScratch::new`]; it is reused for every scan and never shared.
 #[derive(Debug)]
 pub struct ScanScratch {
-    caches: Vec<Option<(meta::Cache, Captures)>>,
+    caches: Vec<Option<RuleCache>>,
     line: LineWindows,
+}
+
+/// One rule's search state for one thread.
+#[derive(Debug)]
+struct RuleCache {
+    regex: meta::Cache,
+    captures: Captures,
+    /// Set when the rule's secret is found without the capture engine (see [`SecretSplit`]).
+    split: Option<SplitCache>,
 }
 
 /// The regex windows of one line, and what queuing them needs to remember.
@@ -289,11 +298,43 @@ impl RuleSet {
                 continue;
             }
             let regex = compiled.regex.get();
-            let (cache, caps) =
-                scratch.caches[rule as usize].get_or_insert_with(|| (regex.create_cache(), regex.create_captures()));
+            // A key group is read by a validator, and a block header has no secret group: both
+            // take the capture engine.
+            let split = match compiled.key_group.is_none() && !compiled.multiline_block {
+                true => compiled.regex.split(),
+                false => None,
+            };
+            let cache = scratch.caches[rule as usize].get_or_insert_with(|| RuleCache {
+                regex: regex.create_cache(),
+                captures: regex.create_captures(),
+                split: split.map(SecretSplit::create_cache),
+            });
             let mut input = Input::new(hay).span(lo..hi);
             loop {
-                regex.search_captures_with(cache, &input, caps);
+                if let (Some(split), Some(split_cache)) = (split, &mut cache.split) {
+                    let Some(m) = regex.search_with(&mut cache.regex, &input) else {
+                        break;
+                    };
+                    let found = match split.secret(split_cache, hay, m.range()) {
+                        Some(secret) => self.confirm_span(rule, hay, secret, None),
+                        None => {
+                            // More than one way to cut the match: the capture engine decides, on
+                            // the match alone, as `search_captures_with` would have.
+                            let exact = input.clone().span(m.range()).anchored(Anchored::Pattern(m.pattern()));
+                            regex.search_captures_with(&mut cache.regex, &exact, &mut cache.captures);
+                            self.confirm(rule, hay, &cache.captures)
+                        }
+                    };
+                    out.extend(found);
+                    let next = if m.end() > m.start() { m.end() } else { m.end() + 1 };
+                    if next >= hi || next >= hit_end {
+                        break;
+                    }
+                    input.set_start(next);
+                    continue;
+                }
+                let caps = &mut cache.captures;
+                regex.search_captures_with(&mut cache.regex, &input, caps);
                 let Some(m) = caps.get_match() else { break };
                 if compiled.multiline_block {
                     // The header line of a block; the body follows unless the end marker is here.
@@ -374,12 +415,17 @@ impl RuleSet {
     /// credential inside. The one place where a match becomes a finding.
     pub(crate) fn confirm(&self, rule: u32, hay: &[u8], caps: &Captures) -> Option<Finding> {
         let compiled = &self.rules[rule as usize];
-        let s = caps.get_group(compiled.secret_group)?;
-        let secret = &hay[s.start..s.end];
-        let key = compiled
-            .key_group
-            .and_then(|g| caps.get_group(g))
-            .map(|k| &hay[k.start..k.end]);
+        let secret = caps.get_group(compiled.secret_group)?.range();
+        let key = compiled.key_group.and_then(|g| caps.get_group(g)).map(|k| k.range());
+        self.confirm_span(rule, hay, secret, key)
+    }
+
+    /// [`RuleSet::confirm`] with the secret's span (and the key's, for a rule that has a key
+    /// group) already found.
+    fn confirm_span(&self, rule: u32, hay: &[u8], s: Range<usize>, key: Option<Range<usize>>) -> Option<Finding> {
+        let compiled = &self.rules[rule as usize];
+        let secret = &hay[s.clone()];
+        let key = key.map(|k| &hay[k]);
         let accepted = !secret.is_empty()
             && !inside_replacement(hay, s.start)
             && compiled.validators.accept(secret, key)

@@ -7,6 +7,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::meta;
 use regex_syntax::hir::{Hir, HirKind};
 
+use super::split::SecretSplit;
 use super::{Location, RuleError, RuleSpec, StructuredClass};
 use crate::checksum::Checksum;
 use crate::gate::Gate;
@@ -96,6 +97,8 @@ pub(crate) struct LazyRegex {
     /// The patterns (one for a regex rule, none for a key-aware rule).
     hirs: Vec<Hir>,
     built: OnceLock<meta::Regex>,
+    /// The DFAs that find the `secret` group without the capture engine, built on first use.
+    split: OnceLock<Option<SecretSplit>>,
 }
 
 impl LazyRegex {
@@ -103,7 +106,18 @@ impl LazyRegex {
         LazyRegex {
             hirs,
             built: OnceLock::new(),
+            split: OnceLock::new(),
         }
+    }
+
+    /// The secret-group split of the one pattern, when it has the shape (see [`SecretSplit`]).
+    pub(crate) fn split(&self) -> Option<&SecretSplit> {
+        self.split
+            .get_or_init(|| match self.hirs.as_slice() {
+                [hir] => SecretSplit::new(hir),
+                _ => None,
+            })
+            .as_ref()
     }
 
     /// The regex, or why it does not build.

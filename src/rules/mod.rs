@@ -6,12 +6,14 @@
 mod compile;
 mod lead;
 pub mod spec;
+mod split;
 
 use std::{fmt, fs, path::Path};
 
 pub use compile::{CompiledRule, RuleSet};
 pub(crate) use compile::{Trigger, When};
 pub use spec::{Example, Location, RuleSpec, StructuredClass};
+pub(crate) use split::{SecretSplit, SplitCache};
 
 /// A rule file's name (for messages) and text.
 #[derive(Debug, Clone)]
