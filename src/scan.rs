@@ -298,11 +298,10 @@ impl RuleSet {
                 continue;
             }
             let regex = compiled.regex.get();
-            // A key group is read by a validator, and a block header has no secret group: both
-            // take the capture engine.
-            let split = match compiled.key_group.is_none() && !compiled.multiline_block {
-                true => compiled.regex.split(),
-                false => None,
+            // A block header has no secret group: it takes the capture engine.
+            let split = match compiled.multiline_block {
+                false => compiled.regex.split(compiled.key_group.is_some()),
+                true => None,
             };
             let cache = scratch.caches[rule as usize].get_or_insert_with(|| RuleCache {
                 regex: regex.create_cache(),
@@ -316,7 +315,7 @@ impl RuleSet {
                         break;
                     };
                     let found = match split.secret(split_cache, hay, m.range()) {
-                        Some(secret) => self.confirm_span(rule, hay, secret, None),
+                        Some((secret, key)) => self.confirm_span(rule, hay, secret, key),
                         None => {
                             // More than one way to cut the match: the capture engine decides, on
                             // the match alone, as `search_captures_with` would have.

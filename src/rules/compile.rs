@@ -111,10 +111,11 @@ impl LazyRegex {
     }
 
     /// The secret-group split of the one pattern, when it has the shape (see [`SecretSplit`]).
-    pub(crate) fn split(&self) -> Option<&SecretSplit> {
+    /// `has_key`: the rule reads a `key` group.
+    pub(crate) fn split(&self, has_key: bool) -> Option<&SecretSplit> {
         self.split
             .get_or_init(|| match self.hirs.as_slice() {
-                [hir] => SecretSplit::new(hir),
+                [hir] => SecretSplit::new(hir, has_key),
                 _ => None,
             })
             .as_ref()

@@ -13,7 +13,9 @@
 //! search). The capture engine's parse is at one of them. So when there is exactly one, it is the
 //! secret's start; otherwise [`SecretSplit::secret`] says `None` and the caller asks the capture
 //! engine. The points are found with two lazy DFAs that report every match: `P` forward from `s`,
-//! and `S Q` in reverse from `e`.
+//! and `S Q` in reverse from `e`. A rule whose validators read a `key` group gets the same when
+//! the pattern starts with it, `(?P<key>K) B (?P<secret>S) Q`: the key ends at the one point of
+//! `[s, secret start)` where `K` and `B` meet (`labelled.*`, the rules that match most often).
 //!
 //! Hand-written because regex-automata's engines report a match's groups only through the
 //! capture engines (the one-pass DFA does not apply: most rules are not one-pass).
@@ -22,39 +24,48 @@ use std::ops::Range;
 
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
-use regex_automata::util::primitives::NonMaxUsize;
 use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::{Hir, HirKind};
 
-/// The two DFAs of one rule (see the module comment).
+/// The DFAs of one rule (see the module comment).
 #[derive(Debug)]
 pub(crate) struct SecretSplit {
-    /// `P`, forward, reporting every match end. `None`: `P` is empty, the secret is the match.
-    prefix: Option<DFA>,
-    /// `S Q`, reversed, reporting every match start.
-    rest: Option<DFA>,
+    /// `P` forward and `S Q` reversed, each reporting every match. `None`: `P` is empty, the
+    /// secret starts where the match does.
+    secret: Option<Cut>,
+    /// For a pattern that starts with a `key` group, `(?P<key>K) B (?P<secret>S) Q`: `K` forward
+    /// and `B` reversed, cutting the part before the secret the same way.
+    key: Option<Cut>,
+}
+
+/// Two DFAs that cut a span in two: `left` forward from its start, `right` in reverse from its
+/// end, both reporting every match.
+#[derive(Debug)]
+struct Cut {
+    left: DFA,
+    right: DFA,
 }
 
 /// Per-thread caches for one [`SecretSplit`].
 #[derive(Debug)]
 pub(crate) struct SplitCache {
-    prefix: Option<Cache>,
-    rest: Option<Cache>,
-    /// The ends of `P` found in the last walk.
-    ends: Vec<NonMaxUsize>,
+    secret: Option<(Cache, Cache)>,
+    key: Option<(Cache, Cache)>,
+    /// The ends of the left part found in the last walk.
+    ends: Vec<usize>,
 }
 
 impl SecretSplit {
     /// The split for `hir` when it has the shape above; `None` otherwise, or when a DFA does not
-    /// build.
-    pub(crate) fn new(hir: &Hir) -> Option<SecretSplit> {
+    /// build. `has_key`: the pattern has a `key` group, which must then be its first item.
+    pub(crate) fn new(hir: &Hir, has_key: bool) -> Option<SecretSplit> {
         let items: &[Hir] = match hir.kind() {
             HirKind::Concat(items) => items,
             _ => std::slice::from_ref(hir),
         };
-        let k = items
-            .iter()
-            .position(|h| matches!(h.kind(), HirKind::Capture(cap) if cap.name.as_deref() == Some("secret")))?;
+        let named =
+            |h: &Hir, name: &str| matches!(h.kind(), HirKind::Capture(cap) if cap.name.as_deref() == Some(name));
+        let k = items.iter().position(|h| named(h, "secret"))?;
         let HirKind::Capture(secret) = items[k].kind() else {
             return None;
         };
@@ -62,53 +73,93 @@ impl SecretSplit {
         if suffix.properties().maximum_len() != Some(0) {
             return None;
         }
-        if k == 0 {
-            return Some(SecretSplit {
-                prefix: None,
-                rest: None,
-            });
-        }
-        let prefix = Hir::concat(items[..k].to_vec());
-        let rest = Hir::concat(
-            std::iter::once((*secret.sub).clone())
-                .chain(items[k + 1..].iter().cloned())
-                .collect(),
-        );
-        Some(SecretSplit {
-            prefix: Some(all_matches_dfa(&prefix, false)?),
-            rest: Some(all_matches_dfa(&rest, true)?),
-        })
+        let key = match has_key {
+            false => None,
+            true => {
+                let HirKind::Capture(key) = items.first()?.kind() else {
+                    return None;
+                };
+                if !named(&items[0], "key") || k == 0 {
+                    return None;
+                }
+                Some(Cut::new(&key.sub, &Hir::concat(items[1..k].to_vec()))?)
+            }
+        };
+        let secret = match k {
+            0 => None,
+            _ => {
+                let rest = std::iter::once((*secret.sub).clone()).chain(items[k + 1..].iter().cloned());
+                Some(Cut::new(
+                    &Hir::concat(items[..k].to_vec()),
+                    &Hir::concat(rest.collect()),
+                )?)
+            }
+        };
+        Some(SecretSplit { secret, key })
     }
 
     /// Fresh caches for this split.
     pub(crate) fn create_cache(&self) -> SplitCache {
+        let caches = |cut: &Cut| (cut.left.create_cache(), cut.right.create_cache());
         SplitCache {
-            prefix: self.prefix.as_ref().map(DFA::create_cache),
-            rest: self.rest.as_ref().map(DFA::create_cache),
+            secret: self.secret.as_ref().map(caches),
+            key: self.key.as_ref().map(caches),
             ends: Vec::new(),
         }
     }
 
-    /// The secret of the match `m` of the rule's whole pattern in `hay`, when exactly one split
-    /// point exists (see the module comment); `None` when the capture engine must decide.
-    pub(crate) fn secret(&self, cache: &mut SplitCache, hay: &[u8], m: Range<usize>) -> Option<Range<usize>> {
-        let (Some(prefix), Some(rest)) = (&self.prefix, &self.rest) else {
-            return Some(m);
+    /// The secret of the match `m` of the rule's whole pattern in `hay`, and its key for a
+    /// pattern with a key group, when each has exactly one split point (see the module
+    /// comment); `None` when the capture engine must decide.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn secret(
+        &self,
+        cache: &mut SplitCache,
+        hay: &[u8],
+        m: Range<usize>,
+    ) -> Option<(Range<usize>, Option<Range<usize>>)> {
+        let start = match (&self.secret, &mut cache.secret) {
+            (None, _) => m.start,
+            (Some(cut), Some(caches)) => cut.unique(caches, &mut cache.ends, hay, m.clone())?,
+            (Some(_), None) => return None,
         };
-        let (Some(prefix_cache), Some(rest_cache)) = (&mut cache.prefix, &mut cache.rest) else {
-            return None;
+        let key = match (&self.key, &mut cache.key) {
+            (None, _) => None,
+            (Some(cut), Some(caches)) => Some(m.start..cut.unique(caches, &mut cache.ends, hay, m.start..start)?),
+            (Some(_), None) => return None,
         };
-        let input = Input::new(hay).span(m.clone()).anchored(Anchored::Yes);
-        // Every end of `P` from `m.start`, ascending.
-        let ends = &mut cache.ends;
+        Some((start..m.end, key))
+    }
+}
+
+impl Cut {
+    fn new(left: &Hir, right: &Hir) -> Option<Cut> {
+        Some(Cut {
+            left: all_matches_dfa(left, false)?,
+            right: all_matches_dfa(right, true)?,
+        })
+    }
+
+    /// The one `i` in `span` where `left` matches `hay[span.start..i]` and `right` matches
+    /// `hay[i..span.end]`; `None` when there is none, more than one, or a DFA gives up.
+    fn unique(
+        &self,
+        (lc, rc): &mut (Cache, Cache),
+        ends: &mut Vec<usize>,
+        hay: &[u8],
+        span: Range<usize>,
+    ) -> Option<usize> {
+        let input = Input::new(hay).span(span.clone()).anchored(Anchored::Yes);
+        // Every end of `left`, ascending.
         ends.clear();
-        let mut sid = prefix.start_state_forward(prefix_cache, &input).ok()?;
+        let left = &self.left;
+        let mut sid = left.start_state_forward(lc, &input).ok()?;
         let mut dead = false;
-        for at in m.clone() {
-            sid = prefix.next_state(prefix_cache, sid, hay[at]).ok()?;
+        for at in span.clone() {
+            sid = left.next_state(lc, sid, hay[at]).ok()?;
             if sid.is_match() {
                 // Matches are reported one byte late: this one ends before `at`.
-                ends.push(NonMaxUsize::new(at)?);
+                ends.push(at);
             } else if sid.is_dead() {
                 dead = true;
                 break;
@@ -117,27 +168,24 @@ impl SecretSplit {
             }
         }
         if !dead {
-            sid = match hay.get(m.end) {
-                Some(&b) => prefix.next_state(prefix_cache, sid, b).ok()?,
-                None => prefix.next_eoi_state(prefix_cache, sid).ok()?,
+            sid = match hay.get(span.end) {
+                Some(&b) => left.next_state(lc, sid, b).ok()?,
+                None => left.next_eoi_state(lc, sid).ok()?,
             };
             if sid.is_quit() {
                 return None;
             }
             if sid.is_match() {
-                ends.push(NonMaxUsize::new(m.end)?);
+                ends.push(span.end);
             }
         }
         if ends.is_empty() {
             return None;
         }
-        // Every start of `S Q` ending at `m.end`, descending, checked against the ends.
+        // Every start of `right`, descending, checked against the ends.
         let mut found = None;
-        let mut is_split = |start: usize| -> bool {
-            if ends
-                .binary_search(&NonMaxUsize::new(start).expect("below usize::MAX"))
-                .is_ok()
-            {
+        let mut is_cut = |start: usize| -> bool {
+            if ends.binary_search(&start).is_ok() {
                 if found.is_some() {
                     return false;
                 }
@@ -145,13 +193,14 @@ impl SecretSplit {
             }
             true
         };
-        let mut sid = rest.start_state_reverse(rest_cache, &input).ok()?;
+        let right = &self.right;
+        let mut sid = right.start_state_reverse(rc, &input).ok()?;
         let mut dead = false;
-        for at in m.clone().rev() {
-            sid = rest.next_state(rest_cache, sid, hay[at]).ok()?;
+        for at in span.clone().rev() {
+            sid = right.next_state(rc, sid, hay[at]).ok()?;
             if sid.is_match() {
                 // Reported one byte late, going backwards: this start is the byte after `at`.
-                if !is_split(at + 1) {
+                if !is_cut(at + 1) {
                     return None;
                 }
             } else if sid.is_dead() {
@@ -162,18 +211,18 @@ impl SecretSplit {
             }
         }
         if !dead {
-            sid = match m.start.checked_sub(1) {
-                Some(before) => rest.next_state(rest_cache, sid, hay[before]).ok()?,
-                None => rest.next_eoi_state(rest_cache, sid).ok()?,
+            sid = match span.start.checked_sub(1) {
+                Some(before) => right.next_state(rc, sid, hay[before]).ok()?,
+                None => right.next_eoi_state(rc, sid).ok()?,
             };
             if sid.is_quit() {
                 return None;
             }
-            if sid.is_match() && !is_split(m.start) {
+            if sid.is_match() && !is_cut(span.start) {
                 return None;
             }
         }
-        found.map(|start| start..m.end)
+        found
     }
 }
 
@@ -211,13 +260,18 @@ mod tests {
     /// The secret by the split, and by the capture engine, of the first match in `hay`.
     fn both(pattern: &str, hay: &str) -> (Option<Range<usize>>, Range<usize>) {
         let h = hir(pattern);
-        let split = SecretSplit::new(&h).expect("the shape");
+        let split = SecretSplit::new(&h, false).expect("the shape");
         let regex = regex_automata::meta::Regex::builder().build_from_hir(&h).unwrap();
         let mut caps = regex.create_captures();
         regex.captures(hay.as_bytes(), &mut caps);
         let want = caps.get_group_by_name("secret").unwrap().range();
         let m = caps.get_match().unwrap().range();
-        (split.secret(&mut split.create_cache(), hay.as_bytes(), m), want)
+        (
+            split
+                .secret(&mut split.create_cache(), hay.as_bytes(), m)
+                .map(|(s, _)| s),
+            want,
+        )
     }
 
     #[test]
@@ -247,24 +301,30 @@ mod tests {
 
     #[test]
     fn only_a_secret_followed_by_look_arounds_has_the_shape() {
-        assert!(SecretSplit::new(&hir(r"k=(?P<secret>[a-z]+)\b")).is_some());
-        assert!(SecretSplit::new(&hir(r#"k="(?P<secret>[a-z]+)""#)).is_none());
-        assert!(SecretSplit::new(&hir(r"(?:a|k=(?P<secret>[a-z]+))")).is_none());
+        assert!(SecretSplit::new(&hir(r"k=(?P<secret>[a-z]+)\b"), false).is_some());
+        assert!(SecretSplit::new(&hir(r#"k="(?P<secret>[a-z]+)""#), false).is_none());
+        assert!(SecretSplit::new(&hir(r"(?:a|k=(?P<secret>[a-z]+))"), false).is_none());
+        // A key group must come first.
+        assert!(SecretSplit::new(&hir(r"(?P<key>[a-z]+)=(?P<secret>[a-z]+)"), true).is_some());
+        assert!(SecretSplit::new(&hir(r"x(?P<key>[a-z]+)=(?P<secret>[a-z]+)"), true).is_none());
     }
 
     /// On every match of every catalogue example and negative, the split's secret is the
-    /// capture engine's whenever the split gives one, and it gives one for most.
+    /// capture engine's (and so its key) whenever the split gives one, and it gives one for most.
     #[test]
     fn the_catalogue_s_secrets_by_split_equal_the_capture_engine_s() {
         let rules = crate::rules::compile_sources(&crate::rules::builtin_sources()).unwrap();
-        let (mut shaped, mut decided, mut matches) = (0, 0, 0);
+        let (mut shaped, mut decided, mut matches, mut keyed) = (0, 0, 0, 0);
         for rule in rules
             .rules()
             .iter()
             .filter(|r| r.structured.is_none() && !r.multiline_block)
         {
-            let Some(split) = rule.regex.split() else { continue };
+            let Some(split) = rule.regex.split(rule.key_group.is_some()) else {
+                continue;
+            };
             shaped += 1;
+            keyed += usize::from(rule.key_group.is_some());
             let regex = rule.regex.get();
             let mut caps = regex.create_captures();
             let mut cache = split.create_cache();
@@ -276,14 +336,19 @@ mod tests {
                     let exact = Input::new(hay).span(m.range()).anchored(Anchored::Yes);
                     regex.search_captures(&exact, &mut caps);
                     let want = caps.get_group(rule.secret_group).map(|g| g.range());
-                    if let Some(got) = split.secret(&mut cache, hay, m.range()) {
+                    let want_key = rule.key_group.and_then(|g| caps.get_group(g)).map(|g| g.range());
+                    if let Some((got, key)) = split.secret(&mut cache, hay, m.range()) {
                         decided += 1;
                         assert_eq!(Some(got), want, "{} on {sample:?}", rule.id);
+                        assert_eq!(key, want_key, "{} key on {sample:?}", rule.id);
                     }
                 }
             }
         }
         assert!(shaped > 100, "{shaped} rules have the shape");
+        assert!(keyed >= 3, "{keyed} rules with a key group have the shape");
+        let labelled = rules.rules().iter().find(|r| r.id == "labelled.secret").unwrap();
+        assert!(labelled.regex.split(true).is_some());
         assert!(decided * 10 > matches * 9, "{decided} of {matches} matches split");
     }
 
