@@ -182,7 +182,9 @@ impl Cut {
         if ends.is_empty() {
             return None;
         }
-        // Every start of `right`, descending, checked against the ends.
+        // Every start of `right` from the first end up, descending, checked against the ends (a
+        // start below the first end cannot be a cut: the walk stops there).
+        let lowest = ends[0];
         let mut found = None;
         let mut is_cut = |start: usize| -> bool {
             if ends.binary_search(&start).is_ok() {
@@ -196,7 +198,7 @@ impl Cut {
         let right = &self.right;
         let mut sid = right.start_state_reverse(rc, &input).ok()?;
         let mut dead = false;
-        for at in span.clone().rev() {
+        for at in (lowest..span.end).rev() {
             sid = right.next_state(rc, sid, hay[at]).ok()?;
             if sid.is_match() {
                 // Reported one byte late, going backwards: this start is the byte after `at`.
@@ -211,14 +213,16 @@ impl Cut {
             }
         }
         if !dead {
-            sid = match span.start.checked_sub(1) {
+            // The byte before `lowest`: inside the span, or the look-behind before it, or the
+            // haystack's start.
+            sid = match lowest.checked_sub(1) {
                 Some(before) => right.next_state(rc, sid, hay[before]).ok()?,
                 None => right.next_eoi_state(rc, sid).ok()?,
             };
             if sid.is_quit() {
                 return None;
             }
-            if sid.is_match() && !is_cut(span.start) {
+            if sid.is_match() && !is_cut(lowest) {
                 return None;
             }
         }
