@@ -6,14 +6,14 @@
 //! cost 865 ns against 283 ns for the match alone). Most rules' patterns have a shape that lets
 //! two DFA walks over the match do it instead.
 //!
-//! The shape: a concatenation `P (?P<secret>S) Q` at the top of the pattern, where `Q` matches
-//! only the empty string (look-arounds such as `\b{end-half}`, or nothing). For a match
-//! `[s, e)`, the secret ends at `e`, and its start is a *split point*: an `i` where `P` matches
-//! `[s, i)` and `S Q` matches `[i, e)` (look-arounds see the whole haystack, as in the full
-//! search). The capture engine's parse is at one of them. So when there is exactly one, it is the
-//! secret's start; otherwise [`SecretSplit::secret`] says `None` and the caller asks the capture
-//! engine. The points are found with two lazy DFAs that report every match: `P` forward from `s`,
-//! and `S Q` in reverse from `e`. A rule whose validators read a `key` group gets the same when
+//! The shape: a concatenation `P (?P<secret>S) Q` at the top of the pattern. For a match
+//! `[s, e)`, the secret's start is a *split point*: an `i` where `P` matches `[s, i)` and `S Q`
+//! matches `[i, e)` (look-arounds see the whole haystack, as in the full search). The capture
+//! engine's parse is at one of them. So when there is exactly one, it is the secret's start;
+//! otherwise [`SecretSplit::secret`] says `None` and the caller asks the capture engine. The
+//! points are found with two lazy DFAs that report every match: `P` forward from `s`, and `S Q`
+//! in reverse from `e`. The secret's end is found the same way between `S` and `Q` (it is `e`
+//! when `Q` matches only the empty string: look-arounds such as `\b{end-half}`, or nothing). A rule whose validators read a `key` group gets the same when
 //! the pattern starts with it, `(?P<key>K) B (?P<secret>S) Q`: the key ends at the one point of
 //! `[s, secret start)` where `K` and `B` meet (`labelled.*`, the rules that match most often).
 //!
@@ -33,6 +33,9 @@ pub(crate) struct SecretSplit {
     /// `P` forward and `S Q` reversed, each reporting every match. `None`: `P` is empty, the
     /// secret starts where the match does.
     secret: Option<Cut>,
+    /// `S` forward and `Q` reversed. `None`: `Q` matches only the empty string, the secret ends
+    /// where the match does.
+    end: Option<Cut>,
     /// For a pattern that starts with a `key` group, `(?P<key>K) B (?P<secret>S) Q`: `K` forward
     /// and `B` reversed, cutting the part before the secret the same way.
     key: Option<Cut>,
@@ -50,6 +53,7 @@ struct Cut {
 #[derive(Debug)]
 pub(crate) struct SplitCache {
     secret: Option<(Cache, Cache)>,
+    end: Option<(Cache, Cache)>,
     key: Option<(Cache, Cache)>,
     /// The ends of the left part found in the last walk.
     ends: Vec<usize>,
@@ -70,9 +74,10 @@ impl SecretSplit {
             return None;
         };
         let suffix = Hir::concat(items[k + 1..].to_vec());
-        if suffix.properties().maximum_len() != Some(0) {
-            return None;
-        }
+        let end = match suffix.properties().maximum_len() {
+            Some(0) => None,
+            _ => Some(Cut::new(&secret.sub, &suffix)?),
+        };
         let key = match has_key {
             false => None,
             true => {
@@ -95,7 +100,7 @@ impl SecretSplit {
                 )?)
             }
         };
-        Some(SecretSplit { secret, key })
+        Some(SecretSplit { secret, end, key })
     }
 
     /// Fresh caches for this split.
@@ -103,6 +108,7 @@ impl SecretSplit {
         let caches = |cut: &Cut| (cut.left.create_cache(), cut.right.create_cache());
         SplitCache {
             secret: self.secret.as_ref().map(caches),
+            end: self.end.as_ref().map(caches),
             key: self.key.as_ref().map(caches),
             ends: Vec::new(),
         }
@@ -128,7 +134,12 @@ impl SecretSplit {
             (Some(cut), Some(caches)) => Some(m.start..cut.unique(caches, &mut cache.ends, hay, m.start..start)?),
             (Some(_), None) => return None,
         };
-        Some((start..m.end, key))
+        let end = match (&self.end, &mut cache.end) {
+            (None, _) => m.end,
+            (Some(cut), Some(caches)) => cut.unique(caches, &mut cache.ends, hay, start..m.end)?,
+            (Some(_), None) => return None,
+        };
+        Some((start..end, key))
     }
 }
 
@@ -304,9 +315,9 @@ mod tests {
     }
 
     #[test]
-    fn only_a_secret_followed_by_look_arounds_has_the_shape() {
+    fn only_a_secret_group_at_the_top_has_the_shape() {
         assert!(SecretSplit::new(&hir(r"k=(?P<secret>[a-z]+)\b"), false).is_some());
-        assert!(SecretSplit::new(&hir(r#"k="(?P<secret>[a-z]+)""#), false).is_none());
+        assert!(SecretSplit::new(&hir(r#"k="(?P<secret>[a-z]+)""#), false).is_some());
         assert!(SecretSplit::new(&hir(r"(?:a|k=(?P<secret>[a-z]+))"), false).is_none());
         // A key group must come first.
         assert!(SecretSplit::new(&hir(r"(?P<key>[a-z]+)=(?P<secret>[a-z]+)"), true).is_some());
@@ -354,6 +365,14 @@ mod tests {
         let labelled = rules.rules().iter().find(|r| r.id == "labelled.secret").unwrap();
         assert!(labelled.regex.split(true).is_some());
         assert!(decided * 10 > matches * 9, "{decided} of {matches} matches split");
+    }
+
+    #[test]
+    fn a_secret_followed_by_more_ends_at_the_cut_before_it() {
+        let (got, want) = both(r#"k=\\{0,3}"(?P<secret>[^"\\]+)\\{0,3}""#, r#"a k=\"abc\" b"#);
+        assert_eq!(got, Some(want));
+        let (got, want) = both(r"tok_(?P<secret>[a-z]{4})(?:[^a-z_]|$)", "x tok_abcd.");
+        assert_eq!(got, Some(want));
     }
 
     #[test]
