@@ -254,9 +254,10 @@ impl RuleSet {
             // starts at or after `seen_from`, the first hit on the line that is or hides one: that
             // hit comes no later than this one, since hits do not overlap.
             let reach = if rule.anchor_then_separator {
-                s.saturating_sub(rule.max_len).max(seen_from.saturating_sub(rule.lead))
+                s.saturating_sub(rule.max_len)
+                    .max(seen_from.saturating_sub(rule.lead()))
             } else {
-                s.saturating_sub(rule.lead)
+                s.saturating_sub(rule.lead())
             };
             windows.push(Window {
                 rule: r,
@@ -674,7 +675,7 @@ mod tests {
     fn a_window_starts_where_the_rule_can_start_before_its_anchor() {
         // Up to 5 bytes before the anchor: proved, and the window starts there.
         let rules = one_rule("", "(?P<secret>[0-9]{0,5}tok_[a-z]{8})");
-        assert_eq!(rules.rules[0].lead, 5);
+        assert_eq!(rules.rules[0].lead(), 5);
         assert_eq!(secrets(&rules, "filler 12345tok_abcdefgh"), ["12345tok_abcdefgh"]);
         assert_eq!(secrets(&rules, "filler 0123456tok_abcdefgh"), ["23456tok_abcdefgh"]);
         assert_eq!(
@@ -690,7 +691,7 @@ mod tests {
             "anchor_then = \"separator\"",
             "(?i:tok)[a-z]{0,8}(?i:tok)=(?P<secret>[a-z0-9]{8,})",
         );
-        assert_eq!(rules.rules[0].lead, 0);
+        assert_eq!(rules.rules[0].lead(), 0);
         assert_eq!(secrets(&rules, "x toktok=abcdefgh12"), ["abcdefgh12"]);
         assert_eq!(secrets(&rules, "x TOKabcTok=abcdefgh12 y"), ["abcdefgh12"]);
         // Another rule's hit before it on the line does not move the window.
