@@ -22,6 +22,7 @@
 
 use std::ops::Range;
 
+use regex_automata::hybrid::LazyStateID;
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::{Anchored, Input, MatchKind};
@@ -167,35 +168,23 @@ impl Cut {
         let mut sid = left.start_state_forward(lc, &input).ok()?;
         let mut dead = false;
         for at in span.clone() {
-            sid = left.next_state(lc, sid, hay[at]).ok()?;
-            if sid.is_match() {
+            match step(left, lc, &mut sid, Some(hay[at]))? {
                 // Matches are reported one byte late: this one ends before `at`.
-                ends.push(at);
-            } else if sid.is_dead() {
-                dead = true;
-                break;
-            } else if sid.is_quit() {
-                return None;
+                Step::Match => ends.push(at),
+                Step::Dead => {
+                    dead = true;
+                    break;
+                }
+                Step::Other => {}
             }
         }
-        if !dead {
-            sid = match hay.get(span.end) {
-                Some(&b) => left.next_state(lc, sid, b).ok()?,
-                None => left.next_eoi_state(lc, sid).ok()?,
-            };
-            if sid.is_quit() {
-                return None;
-            }
-            if sid.is_match() {
-                ends.push(span.end);
-            }
+        // The byte after the span (the look-ahead), or the haystack's end.
+        if !dead && matches!(step(left, lc, &mut sid, hay.get(span.end).copied())?, Step::Match) {
+            ends.push(span.end);
         }
-        if ends.is_empty() {
-            return None;
-        }
+        let &lowest = ends.first()?;
         // Every start of `right` from the first end up, descending, checked against the ends (a
         // start below the first end cannot be a cut: the walk stops there).
-        let lowest = ends[0];
         let mut found = None;
         let mut is_cut = |start: usize| -> bool {
             if ends.binary_search(&start).is_ok() {
@@ -210,34 +199,46 @@ impl Cut {
         let mut sid = right.start_state_reverse(rc, &input).ok()?;
         let mut dead = false;
         for at in (lowest..span.end).rev() {
-            sid = right.next_state(rc, sid, hay[at]).ok()?;
-            if sid.is_match() {
+            match step(right, rc, &mut sid, Some(hay[at]))? {
                 // Reported one byte late, going backwards: this start is the byte after `at`.
-                if !is_cut(at + 1) {
-                    return None;
+                Step::Match if !is_cut(at + 1) => return None,
+                Step::Dead => {
+                    dead = true;
+                    break;
                 }
-            } else if sid.is_dead() {
-                dead = true;
-                break;
-            } else if sid.is_quit() {
-                return None;
+                Step::Match | Step::Other => {}
             }
         }
-        if !dead {
-            // The byte before `lowest`: inside the span, or the look-behind before it, or the
-            // haystack's start.
-            sid = match lowest.checked_sub(1) {
-                Some(before) => right.next_state(rc, sid, hay[before]).ok()?,
-                None => right.next_eoi_state(rc, sid).ok()?,
-            };
-            if sid.is_quit() {
-                return None;
-            }
-            if sid.is_match() && !is_cut(lowest) {
-                return None;
-            }
+        // The byte before `lowest`: inside the span, or the look-behind before it, or the
+        // haystack's start.
+        let before = lowest.checked_sub(1).map(|b| hay[b]);
+        if !dead && matches!(step(right, rc, &mut sid, before)?, Step::Match) && !is_cut(lowest) {
+            return None;
         }
         found
+    }
+}
+
+/// What a state reached by [`step`] says.
+enum Step {
+    Match,
+    Dead,
+    Other,
+}
+
+/// One transition: on `byte`, or at the haystack's edge when `None`. `None` when the DFA gave up
+/// (its cache thrashed) or met a byte it quits on: the caller falls back to the capture engine.
+#[inline(always)]
+fn step(dfa: &DFA, cache: &mut Cache, sid: &mut LazyStateID, byte: Option<u8>) -> Option<Step> {
+    *sid = match byte {
+        Some(b) => dfa.next_state(cache, *sid, b).ok()?,
+        None => dfa.next_eoi_state(cache, *sid).ok()?,
+    };
+    match () {
+        _ if sid.is_match() => Some(Step::Match),
+        _ if sid.is_dead() => Some(Step::Dead),
+        _ if sid.is_quit() => None,
+        _ => Some(Step::Other),
     }
 }
 
