@@ -301,7 +301,7 @@ impl RuleSet {
             let regex = compiled.regex.get();
             // A block header has no secret group: it takes the capture engine.
             let split = match compiled.multiline_block {
-                false => compiled.regex.split(compiled.key_group.is_some()),
+                false => compiled.regex.split(),
                 true => None,
             };
             let cache = scratch.caches[rule as usize].get_or_insert_with(|| RuleCache {
@@ -311,42 +311,43 @@ impl RuleSet {
             });
             let mut input = Input::new(hay).span(lo..hi);
             loop {
-                if let (Some(split), Some(split_cache)) = (split, &mut cache.split) {
-                    let Some(m) = regex.search_with(&mut cache.regex, &input) else {
-                        break;
-                    };
-                    let found = match split.secret(split_cache, hay, m.range()) {
-                        Some((secret, key)) => self.confirm_span(rule, hay, secret, key),
-                        None => {
-                            // More than one way to cut the match: the capture engine decides, on
-                            // the match alone, as `search_captures_with` would have.
-                            let exact = input.clone().span(m.range()).anchored(Anchored::Pattern(m.pattern()));
-                            regex.search_captures_with(&mut cache.regex, &exact, &mut cache.captures);
-                            self.confirm(rule, hay, &cache.captures)
+                let m = match (split, &mut cache.split) {
+                    (Some(split), Some(split_cache)) => {
+                        let Some(m) = regex.search_with(&mut cache.regex, &input) else {
+                            break;
+                        };
+                        let found = match split.secret(split_cache, hay, m.range()) {
+                            Some((secret, key)) => self.confirm_span(rule, hay, secret, key),
+                            None => {
+                                // More than one way to cut the match: the capture engine decides,
+                                // on the match alone, as `search_captures_with` would have.
+                                let exact = input.clone().span(m.range()).anchored(Anchored::Pattern(m.pattern()));
+                                regex.search_captures_with(&mut cache.regex, &exact, &mut cache.captures);
+                                self.confirm(rule, hay, &cache.captures)
+                            }
+                        };
+                        out.extend(found);
+                        m
+                    }
+                    _ => {
+                        let caps = &mut cache.captures;
+                        regex.search_captures_with(&mut cache.regex, &input, caps);
+                        let Some(m) = caps.get_match() else { break };
+                        if compiled.multiline_block {
+                            // The header line of a block; the body follows unless the end marker
+                            // is here.
+                            if memmem::find(&hay[m.end()..line_hi], b"-----END").is_none() {
+                                state.block = Some(OpenBlock {
+                                    rule,
+                                    lines_left: MAX_BLOCK_LINES,
+                                });
+                            }
+                        } else if let Some(f) = self.confirm(rule, hay, caps) {
+                            out.push(f);
                         }
-                    };
-                    out.extend(found);
-                    let next = if m.end() > m.start() { m.end() } else { m.end() + 1 };
-                    if next >= hi || next >= hit_end {
-                        break;
+                        m
                     }
-                    input.set_start(next);
-                    continue;
-                }
-                let caps = &mut cache.captures;
-                regex.search_captures_with(&mut cache.regex, &input, caps);
-                let Some(m) = caps.get_match() else { break };
-                if compiled.multiline_block {
-                    // The header line of a block; the body follows unless the end marker is here.
-                    if memmem::find(&hay[m.end()..line_hi], b"-----END").is_none() {
-                        state.block = Some(OpenBlock {
-                            rule,
-                            lines_left: MAX_BLOCK_LINES,
-                        });
-                    }
-                } else if let Some(f) = self.confirm(rule, hay, caps) {
-                    out.push(f);
-                }
+                };
                 let next = if m.end() > m.start() { m.end() } else { m.end() + 1 };
                 if next >= hi || next >= hit_end {
                     break;

@@ -110,11 +110,10 @@ impl LazyRegex {
     }
 
     /// The secret-group split of the one pattern, when it has the shape (see [`SecretSplit`]).
-    /// `has_key`: the rule reads a `key` group.
-    pub(crate) fn split(&self, has_key: bool) -> Option<&SecretSplit> {
+    pub(crate) fn split(&self) -> Option<&SecretSplit> {
         self.split
             .get_or_init(|| match self.hirs.as_slice() {
-                [hir] => SecretSplit::new(hir, has_key),
+                [hir] => SecretSplit::new(hir),
                 _ => None,
             })
             .as_ref()
@@ -150,7 +149,7 @@ impl LazyRegex {
 
 /// The index of the capture group named `name` in a pattern, as the built regex numbers its
 /// groups (the HIR's own capture indices; group 0 is the whole match).
-fn group_index(hir: &Hir, name: &str) -> Option<usize> {
+pub(super) fn group_index(hir: &Hir, name: &str) -> Option<usize> {
     match hir.kind() {
         HirKind::Capture(cap) if cap.name.as_deref() == Some(name) => Some(cap.index as usize),
         HirKind::Capture(cap) => group_index(&cap.sub, name),

@@ -13,9 +13,10 @@
 //! otherwise [`SecretSplit::secret`] says `None` and the caller asks the capture engine. The
 //! points are found with two lazy DFAs that report every match: `P` forward from `s`, and `S Q`
 //! in reverse from `e`. The secret's end is found the same way between `S` and `Q` (it is `e`
-//! when `Q` matches only the empty string: look-arounds such as `\b{end-half}`, or nothing). A rule whose validators read a `key` group gets the same when
-//! the pattern starts with it, `(?P<key>K) B (?P<secret>S) Q`: the key ends at the one point of
-//! `[s, secret start)` where `K` and `B` meet (`labelled.*`, the rules that match most often).
+//! when `Q` matches only the empty string: look-arounds such as `\b{end-half}`, or nothing). A
+//! pattern with a `key` group (read by a validator) gets the same when it starts with that group,
+//! `(?P<key>K) B (?P<secret>S) Q`: the key ends at the one point of `[s, secret start)` where `K`
+//! and `B` meet (`labelled.*`, the rules that match most often).
 //!
 //! Hand-written because regex-automata's engines report a match's groups only through the
 //! capture engines (the one-pass DFA does not apply: most rules are not one-pass).
@@ -62,8 +63,8 @@ pub(crate) struct SplitCache {
 
 impl SecretSplit {
     /// The split for `hir` when it has the shape above; `None` otherwise, or when a DFA does not
-    /// build. `has_key`: the pattern has a `key` group, which must then be its first item.
-    pub(crate) fn new(hir: &Hir, has_key: bool) -> Option<SecretSplit> {
+    /// build. A `key` group anywhere must be the pattern's first item.
+    pub(crate) fn new(hir: &Hir) -> Option<SecretSplit> {
         let items: &[Hir] = match hir.kind() {
             HirKind::Concat(items) => items,
             _ => std::slice::from_ref(hir),
@@ -79,7 +80,7 @@ impl SecretSplit {
             Some(0) => None,
             _ => Some(Cut::new(&secret.sub, &suffix)?),
         };
-        let key = match has_key {
+        let key = match super::compile::group_index(hir, "key").is_some() {
             false => None,
             true => {
                 let HirKind::Capture(key) = items.first()?.kind() else {
@@ -276,7 +277,7 @@ mod tests {
     /// The secret by the split, and by the capture engine, of the first match in `hay`.
     fn both(pattern: &str, hay: &str) -> (Option<Range<usize>>, Range<usize>) {
         let h = hir(pattern);
-        let split = SecretSplit::new(&h, false).expect("the shape");
+        let split = SecretSplit::new(&h).expect("the shape");
         let regex = regex_automata::meta::Regex::builder().build_from_hir(&h).unwrap();
         let mut caps = regex.create_captures();
         regex.captures(hay.as_bytes(), &mut caps);
@@ -320,12 +321,12 @@ mod tests {
 
     #[test]
     fn only_a_secret_group_at_the_top_has_the_shape() {
-        assert!(SecretSplit::new(&hir(r"k=(?P<secret>[a-z]+)\b"), false).is_some());
-        assert!(SecretSplit::new(&hir(r#"k="(?P<secret>[a-z]+)""#), false).is_some());
-        assert!(SecretSplit::new(&hir(r"(?:a|k=(?P<secret>[a-z]+))"), false).is_none());
+        assert!(SecretSplit::new(&hir(r"k=(?P<secret>[a-z]+)\b")).is_some());
+        assert!(SecretSplit::new(&hir(r#"k="(?P<secret>[a-z]+)""#)).is_some());
+        assert!(SecretSplit::new(&hir(r"(?:a|k=(?P<secret>[a-z]+))")).is_none());
         // A key group must come first.
-        assert!(SecretSplit::new(&hir(r"(?P<key>[a-z]+)=(?P<secret>[a-z]+)"), true).is_some());
-        assert!(SecretSplit::new(&hir(r"x(?P<key>[a-z]+)=(?P<secret>[a-z]+)"), true).is_none());
+        assert!(SecretSplit::new(&hir(r"(?P<key>[a-z]+)=(?P<secret>[a-z]+)")).is_some());
+        assert!(SecretSplit::new(&hir(r"x(?P<key>[a-z]+)=(?P<secret>[a-z]+)")).is_none());
     }
 
     /// On every match of every catalogue example and negative, the split's secret is the
@@ -339,7 +340,7 @@ mod tests {
             .iter()
             .filter(|r| r.structured.is_none() && !r.multiline_block)
         {
-            let Some(split) = rule.regex.split(rule.key_group.is_some()) else {
+            let Some(split) = rule.regex.split() else {
                 continue;
             };
             shaped += 1;
@@ -367,7 +368,7 @@ mod tests {
         assert!(shaped > 100, "{shaped} rules have the shape");
         assert!(keyed >= 3, "{keyed} rules with a key group have the shape");
         let labelled = rules.rules().iter().find(|r| r.id == "labelled.secret").unwrap();
-        assert!(labelled.regex.split(true).is_some());
+        assert!(labelled.regex.split().is_some());
         assert!(decided * 10 > matches * 9, "{decided} of {matches} matches split");
     }
 
