@@ -34,6 +34,7 @@ pub mod keysource;
 pub mod pipe;
 pub mod redact;
 pub mod replacement;
+pub mod rewrite;
 pub mod rules;
 pub mod scan;
 pub mod scanmode;
@@ -41,5 +42,6 @@ pub mod structured;
 mod validate;
 
 pub use redact::{BuildError, Redactor, RedactorBuilder, Scratch};
+pub use rewrite::Rewrite;
 pub use scan::Finding;
 pub use validate::{is_jwt, is_placeholder, shannon_entropy};

@@ -530,6 +530,14 @@ impl Write for GatedOutput {
         self.file.write_all(buf)
     }
 
+    /// Writes every slice, under the gate: a block written as slices of its input (see
+    /// `tokenscrub::Rewrite`) reaches the output whole, as one written from a buffer does.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let _held = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        tokenscrub::rewrite::write_all_vectored(&mut self.file, &mut bufs.to_vec())?;
+        Ok(bufs.iter().map(|b| b.len()).sum())
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }

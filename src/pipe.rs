@@ -49,6 +49,7 @@ use memchr::memrchr;
 
 use crate::exposure::{Exposure, FailReason, Observation, RuleMap, SourceId};
 use crate::redact::{Redactor, Scratch};
+use crate::rewrite::Rewrite;
 use crate::scan::{Finding, ScanState};
 
 /// Bytes of already-written input kept before the next unscanned byte, so that look-behind
@@ -187,10 +188,11 @@ impl Engine {
         })
     }
 
-    /// Fingerprints `findings` of `hay` into `fps` and turns them into observations for `tap`.
-    fn observe(
+    /// Fingerprints `findings` of `hay` into `fps` and, with a tap, turns them into observations
+    /// for it: each secret is hashed once, for its replacement and its exposure.
+    fn fingerprint(
         &self,
-        tap: Tap<'_>,
+        tap: Option<Tap<'_>>,
         hay: &[u8],
         findings: &[Finding],
         decode: &mut Vec<u8>,
@@ -198,8 +200,10 @@ impl Engine {
         observations: &mut Vec<Observation>,
     ) {
         self.redactor.fingerprints(hay, findings, decode, fps);
-        let map = self.map.as_ref().expect("an engine made with a tap has a rule map");
-        tap.exposure.observe(map, hay, findings, fps, observations);
+        if let Some(tap) = tap {
+            let map = self.map.as_ref().expect("an engine made with a tap has a rule map");
+            tap.exposure.observe(map, hay, findings, fps, observations);
+        }
     }
 }
 
@@ -513,7 +517,8 @@ pub struct StreamRedactor<'r> {
     shared: Option<&'r SharedRedactor>,
     config: PipeConfig,
     scratch: Scratch,
-    out: Vec<u8>,
+    /// The replacements of the region being written.
+    rewrite: Rewrite,
     /// Input buffer and cutting state, allocated once.
     cutter: Cutter,
     tap: Option<Tap<'r>>,
@@ -540,7 +545,7 @@ impl<'r> StreamRedactor<'r> {
             engine,
             shared,
             config,
-            out: Vec::new(),
+            rewrite: Rewrite::default(),
             cutter: Cutter::new(config),
             tap: None,
             fingerprints: Vec::new(),
@@ -626,35 +631,29 @@ impl<'r> StreamRedactor<'r> {
         } else {
             window_commit(findings, end, redactor.rules().overlap())
         };
-        if findings.is_empty() {
+        let written = if findings.is_empty() {
             writer.write_all(&hay[start..commit])?;
+            commit - start
         } else {
-            self.out.clear();
+            self.engine.fingerprint(
+                self.tap,
+                hay,
+                findings,
+                decode,
+                &mut self.fingerprints,
+                &mut self.observations,
+            );
             if let Some(tap) = self.tap {
                 // Counted before written, so that an interrupted run's report covers every
                 // finding that reached the output.
-                self.engine.observe(
-                    tap,
-                    hay,
-                    findings,
-                    decode,
-                    &mut self.fingerprints,
-                    &mut self.observations,
-                );
                 tap.exposure.record(tap.source, &mut self.observations);
-                redactor.write_fingerprinted(hay, start..commit, findings, &self.fingerprints, &mut self.out);
-            } else {
-                redactor.write_redacted(hay, start..commit, findings, decode, &mut self.out);
             }
-            writer.write_all(&self.out)?;
-        }
+            redactor.rewrite(findings, &self.fingerprints, &mut self.rewrite);
+            self.rewrite.write_to(hay, start..commit, writer)?
+        };
         writer.flush()?;
         stats.secrets += findings.len() as u64;
-        stats.bytes_out += if findings.is_empty() {
-            (commit - start) as u64
-        } else {
-            self.out.len() as u64
-        };
+        stats.bytes_out += written as u64;
         Ok(commit)
     }
 }
@@ -784,8 +783,8 @@ struct Done {
     seq: u64,
     /// The block as read (kept for the rare sequential redo, see `run_parallel`).
     input: Vec<u8>,
-    /// The redacted block, or `None` when nothing was found (the input is written as is).
-    output: Option<Vec<u8>>,
+    /// The block's replacements, or `None` when nothing was found (the input is written as is).
+    rewrite: Option<Rewrite>,
     /// Multi-line state after the block, assuming none was open before it. `None` for output
     /// the reader rendered itself: it neither depends on nor changes the state.
     end_state: Option<ScanState>,
@@ -876,12 +875,12 @@ fn run_stream<R: Read, W: Write + Send>(
                         Err(_) => return,
                     };
                     let done = if job.scan {
-                        scan_block(job, tap, &mut scratch, &mut fingerprints, pool)
+                        scan_block(job, tap, &mut scratch, &mut fingerprints)
                     } else {
                         Done {
                             seq: job.seq,
                             input: job.input,
-                            output: None,
+                            rewrite: None,
                             end_state: None,
                             secrets: 0,
                             observations: Vec::new(),
@@ -987,13 +986,7 @@ impl BufferPool {
 }
 
 /// A worker's scan of one block of complete lines, assuming no multi-line block open before it.
-fn scan_block(
-    job: Job,
-    tap: Option<Tap<'_>>,
-    scratch: &mut ScratchCache,
-    fingerprints: &mut Vec<u64>,
-    pool: &BufferPool,
-) -> Done {
+fn scan_block(job: Job, tap: Option<Tap<'_>>, scratch: &mut ScratchCache, fingerprints: &mut Vec<u64>) -> Done {
     let engine = job.engine;
     let redactor = &*engine.redactor;
     let scratch = scratch.for_engine(&engine);
@@ -1001,22 +994,17 @@ fn scan_block(
     redactor.find(&job.input, 0..job.input.len(), &mut state, scratch);
     let (findings, decode) = Redactor::findings_and_buffer(scratch);
     let mut observations = Vec::new();
-    let output = (!findings.is_empty()).then(|| {
-        let mut out = pool.take();
-        out.reserve(job.input.len() + 32 * findings.len());
-        if let Some(tap) = tap {
-            engine.observe(tap, &job.input, findings, decode, fingerprints, &mut observations);
-            redactor.write_fingerprinted(&job.input, 0..job.input.len(), findings, fingerprints, &mut out);
-        } else {
-            redactor.write_redacted(&job.input, 0..job.input.len(), findings, decode, &mut out);
-        }
-        out
+    let rewrite = (!findings.is_empty()).then(|| {
+        engine.fingerprint(tap, &job.input, findings, decode, fingerprints, &mut observations);
+        let mut rewrite = Rewrite::default();
+        redactor.rewrite(findings, fingerprints, &mut rewrite);
+        rewrite
     });
     let secrets = findings.len() as u64;
     Done {
         seq: job.seq,
         input: job.input,
-        output,
+        rewrite,
         end_state: Some(state),
         secrets,
         observations,
@@ -1040,14 +1028,14 @@ fn write_in_order<W: Write>(
     // The engine whose rules `state` refers to: an open block is finished under it.
     let mut state_engine = first;
     let mut scratch = ScratchCache::default();
-    let mut redo = Vec::new();
+    let mut redo = Rewrite::default();
     let mut stats = PipeStats::default();
     let (mut fingerprints, mut observations) = (Vec::new(), Vec::new());
     for done in done_rx {
         pending.insert(done.seq, done);
         while let Some(mut done) = pending.remove(&next) {
             next += 1;
-            let bytes: &[u8] = match (&done.end_state, state.in_block()) {
+            let rewrite = match (&done.end_state, state.in_block()) {
                 (Some(_), true) => {
                     // The worker assumed no open block; redo this one with the real state.
                     let engine = &*state_engine;
@@ -1057,15 +1045,12 @@ fn write_in_order<W: Write>(
                         .find(&done.input, 0..done.input.len(), &mut state, scratch);
                     let (findings, decode) = Redactor::findings_and_buffer(scratch);
                     stats.secrets += findings.len() as u64;
-                    redo.clear();
+                    engine.fingerprint(tap, &done.input, findings, decode, &mut fingerprints, &mut observations);
                     if let Some(tap) = tap {
-                        engine.observe(tap, &done.input, findings, decode, &mut fingerprints, &mut observations);
                         tap.exposure.record(tap.source, &mut observations);
                     }
-                    engine
-                        .redactor
-                        .write_redacted(&done.input, 0..done.input.len(), findings, decode, &mut redo);
-                    &redo
+                    engine.redactor.rewrite(findings, &fingerprints, &mut redo);
+                    Some(&redo)
                 }
                 (Some(end), false) => {
                     state = end.clone();
@@ -1074,16 +1059,19 @@ fn write_in_order<W: Write>(
                     if let Some(tap) = tap {
                         tap.exposure.record(tap.source, &mut done.observations);
                     }
-                    done.output.as_deref().unwrap_or(&done.input)
+                    done.rewrite.as_ref()
                 }
-                (None, _) => done.output.as_deref().unwrap_or(&done.input),
+                (None, _) => done.rewrite.as_ref(),
             };
-            writer.write_all(bytes)?;
-            stats.bytes_out += bytes.len() as u64;
+            let written = match rewrite {
+                Some(rewrite) => rewrite.write_to(&done.input, 0..done.input.len(), &mut writer)?,
+                None => {
+                    writer.write_all(&done.input)?;
+                    done.input.len()
+                }
+            };
+            stats.bytes_out += written as u64;
             pool.give(done.input);
-            if let Some(output) = done.output {
-                pool.give(output);
-            }
             // The block is out of memory's way: let the reader take another.
             let _ = permits.try_recv();
         }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::allow::Allowlist;
 use crate::fingerprint::{Fingerprinter, KeyTooShort};
 use crate::replacement::Replacement;
+use crate::rewrite::Rewrite;
 use crate::rules::{self, CompiledRule, RuleError, RuleSet, RuleSource, Selection};
 use crate::scan::{Finding, ScanScratch, ScanState, resolve_overlaps};
 use crate::structured::{MAX_ESCAPE_DEPTH, SensitiveKeyError, StructuredRules};
@@ -31,6 +32,9 @@ pub struct Scratch {
     /// Findings of the key-aware pass, before they are merged with the rules'.
     structured: Vec<Finding>,
     decode: Vec<u8>,
+    /// The fingerprints and rendered replacements of [`Redactor::redact_to`].
+    fingerprints: Vec<u64>,
+    rewrite: Rewrite,
 }
 
 /// Errors building a redactor.
@@ -226,6 +230,8 @@ impl Redactor {
             findings: Vec::new(),
             structured: Vec::new(),
             decode: Vec::new(),
+            fingerprints: Vec::new(),
+            rewrite: Rewrite::default(),
         }
     }
 
@@ -306,23 +312,43 @@ impl Redactor {
         );
     }
 
-    /// As [`Redactor::write_redacted`], with fingerprints already computed by
-    /// [`Redactor::fingerprints`] (so that exposure and rendering hash each secret once).
-    pub fn write_fingerprinted(
-        &self,
-        hay: &[u8],
-        range: std::ops::Range<usize>,
-        findings: &[Finding],
-        fingerprints: &[u64],
-        out: &mut Vec<u8>,
-    ) {
-        let mut last = range.start;
+    /// Renders the replacement of each finding, with its fingerprint from
+    /// [`Redactor::fingerprints`], into `out` (replacing its contents): the output is then
+    /// written as slices of the input between them, without copying the bytes kept.
+    pub fn rewrite(&self, findings: &[Finding], fingerprints: &[u64], out: &mut Rewrite) {
+        out.clear();
         for (f, fp) in findings.iter().zip(fingerprints) {
-            out.extend_from_slice(&hay[last..f.start]);
-            self.write_word(&self.rules.rules[f.rule as usize].kind, *fp, f.quoted, out);
-            last = f.end;
+            let kind = &self.rules.rules[f.rule as usize].kind;
+            out.push(f.start..f.end, |words| self.write_word(kind, *fp, f.quoted, words));
         }
-        out.extend_from_slice(&hay[last..range.end]);
+    }
+
+    /// Redacts one self-contained buffer (no multi-line state carried in or out) into `writer`
+    /// as the stream does: the kept bytes go out as slices of `input`, between the replacement
+    /// words, in vectored writes. Returns the number of secrets replaced.
+    pub fn redact_to<W: std::io::Write + ?Sized>(
+        &self,
+        input: &[u8],
+        scratch: &mut Scratch,
+        writer: &mut W,
+    ) -> std::io::Result<usize> {
+        let mut state = ScanState::default();
+        self.find(input, 0..input.len(), &mut state, scratch);
+        let Scratch {
+            findings,
+            decode,
+            fingerprints,
+            rewrite,
+            ..
+        } = scratch;
+        if findings.is_empty() {
+            writer.write_all(input)?;
+            return Ok(0);
+        }
+        self.fingerprints(input, findings, decode, fingerprints);
+        self.rewrite(findings, fingerprints, rewrite);
+        rewrite.write_to(input, 0..input.len(), writer)?;
+        Ok(findings.len())
     }
 
     /// Redacts one self-contained buffer (no multi-line state carried in or out) and appends the
