@@ -12,7 +12,8 @@
 //! engine's parse is at one of them. So when there is exactly one, it is the secret's start;
 //! otherwise [`SecretSplit::secret`] says `None` and the caller asks the capture engine. The
 //! points are found with two lazy DFAs that report every match: `P` forward from `s`, and `S Q`
-//! in reverse from `e`. The secret's end is found the same way between `S` and `Q` (it is `e`
+//! in reverse from `e` (needed only when `P` ends at more than one point: a match has a split
+//! point, so `P`'s one end is it). The secret's end is found the same way between `S` and `Q` (it is `e`
 //! when `Q` matches only the empty string: look-arounds such as `\b{end-half}`, or nothing). A
 //! pattern with a `key` group (read by a validator) gets the same when it starts with that group,
 //! `(?P<key>K) B (?P<secret>S) Q`: the key ends at the one point of `[s, secret start)` where `K`
@@ -184,6 +185,15 @@ impl Cut {
             ends.push(span.end);
         }
         let &lowest = ends.first()?;
+        // One end of `left`: it is the cut, no reverse walk needed. The span is a match of
+        // `left right` (of the whole pattern, or of the part the previous cut left), so some `i`
+        // has `left` matching `[start, i)` and `right` matching `[i, end)`, and that `i` is an
+        // end of `left`. Most matches have one (`%{lb}` before a vendor token, one blank after
+        // `Bearer`), and the reverse walk over the secret was most of a cut's cost (callgrind,
+        // dense bench line: 8,289 -> 2,478 instructions in cuts, 63,511 -> 57,697 in all).
+        if ends.len() == 1 {
+            return Some(lowest);
+        }
         // Every start of `right` from the first end up, descending, checked against the ends (a
         // start below the first end cannot be a cut: the walk stops there).
         let mut found = None;
