@@ -32,7 +32,8 @@ pub struct Scratch {
     /// Findings of the key-aware pass, before they are merged with the rules'.
     structured: Vec<Finding>,
     decode: Vec<u8>,
-    /// The fingerprints and rendered replacements of [`Redactor::redact_to`].
+    /// The fingerprints and rendered replacements of [`Redactor::redact_to`] and
+    /// [`Redactor::redact_into`].
     fingerprints: Vec<u64>,
     rewrite: Rewrite,
 }
@@ -281,27 +282,6 @@ impl Redactor {
         &scratch.findings
     }
 
-    /// Appends `hay[range]` to `out` with the given findings (sorted, non-overlapping, inside
-    /// `range`) replaced.
-    pub fn write_redacted(
-        &self,
-        hay: &[u8],
-        range: std::ops::Range<usize>,
-        findings: &[Finding],
-        decode: &mut Vec<u8>,
-        out: &mut Vec<u8>,
-    ) {
-        let mut last = range.start;
-        for f in findings {
-            out.extend_from_slice(&hay[last..f.start]);
-            let kind = &self.rules.rules[f.rule as usize].kind;
-            let fp = self.fingerprinter.fingerprint(&hay[f.start..f.end], decode);
-            self.write_word(kind, fp, f.quoted, out);
-            last = f.end;
-        }
-        out.extend_from_slice(&hay[last..range.end]);
-    }
-
     /// The fingerprint of each finding of `hay`, in order, into `out` (replacing its contents).
     pub fn fingerprints(&self, hay: &[u8], findings: &[Finding], decode: &mut Vec<u8>, out: &mut Vec<u64>) {
         out.clear();
@@ -332,6 +312,25 @@ impl Redactor {
         scratch: &mut Scratch,
         writer: &mut W,
     ) -> std::io::Result<usize> {
+        if self.rewrite_buffer(input, scratch) == 0 {
+            writer.write_all(input)?;
+            return Ok(0);
+        }
+        scratch.rewrite.write_to(input, 0..input.len(), writer)?;
+        Ok(scratch.findings.len())
+    }
+
+    /// Redacts one self-contained buffer (no multi-line state carried in or out) and appends the
+    /// result to `out`. Returns the number of secrets replaced.
+    pub fn redact_into(&self, input: &[u8], scratch: &mut Scratch, out: &mut Vec<u8>) -> usize {
+        self.rewrite_buffer(input, scratch);
+        scratch.rewrite.append_to(input, 0..input.len(), out);
+        scratch.findings.len()
+    }
+
+    /// Finds the secrets of `input` and renders their replacements into `scratch.rewrite`.
+    /// Returns the number found.
+    fn rewrite_buffer(&self, input: &[u8], scratch: &mut Scratch) -> usize {
         let mut state = ScanState::default();
         self.find(input, 0..input.len(), &mut state, scratch);
         let Scratch {
@@ -341,23 +340,8 @@ impl Redactor {
             rewrite,
             ..
         } = scratch;
-        if findings.is_empty() {
-            writer.write_all(input)?;
-            return Ok(0);
-        }
         self.fingerprints(input, findings, decode, fingerprints);
         self.rewrite(findings, fingerprints, rewrite);
-        rewrite.write_to(input, 0..input.len(), writer)?;
-        Ok(findings.len())
-    }
-
-    /// Redacts one self-contained buffer (no multi-line state carried in or out) and appends the
-    /// result to `out`. Returns the number of secrets replaced.
-    pub fn redact_into(&self, input: &[u8], scratch: &mut Scratch, out: &mut Vec<u8>) -> usize {
-        let mut state = ScanState::default();
-        self.find(input, 0..input.len(), &mut state, scratch);
-        let Scratch { findings, decode, .. } = scratch;
-        self.write_redacted(input, 0..input.len(), findings, decode, out);
         findings.len()
     }
 
@@ -370,7 +354,7 @@ impl Redactor {
     }
 
     /// The last findings and the decode buffer of `scratch`, borrowed together, so that
-    /// [`Redactor::write_redacted`] can render from one and decode into the other.
+    /// [`Redactor::fingerprints`] can hash from one and decode into the other.
     pub(crate) fn findings_and_buffer(scratch: &mut Scratch) -> (&[Finding], &mut Vec<u8>) {
         (&scratch.findings, &mut scratch.decode)
     }

@@ -13,11 +13,11 @@
 //! otherwise [`SecretSplit::secret`] says `None` and the caller asks the capture engine. The
 //! points are found with two lazy DFAs that report every match: `P` forward from `s`, and `S Q`
 //! in reverse from `e` (needed only when `P` ends at more than one point: a match has a split
-//! point, so `P`'s one end is it). The secret's end is found the same way between `S` and `Q` (it is `e`
-//! when `Q` matches only the empty string: look-arounds such as `\b{end-half}`, or nothing). A
-//! pattern with a `key` group (read by a validator) gets the same when it starts with that group,
-//! `(?P<key>K) B (?P<secret>S) Q`: the key ends at the one point of `[s, secret start)` where `K`
-//! and `B` meet (`labelled.*`, the rules that match most often).
+//! point, so `P`'s one end is it). The secret's end is found the same way between `S` and `Q`
+//! (it is `e` when `Q` matches only the empty string: look-arounds such as `\b{end-half}`, or
+//! nothing). A pattern with a `key` group (read by a validator) gets the same when it starts with
+//! that group, `(?P<key>K) B (?P<secret>S) Q`: the key ends at the one point of
+//! `[s, secret start)` where `K` and `B` meet (`labelled.*`, the rules that match most often).
 //!
 //! Hand-written because regex-automata's engines report a match's groups only through the
 //! capture engines (the one-pass DFA does not apply: most rules are not one-pass).
