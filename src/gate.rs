@@ -194,18 +194,28 @@ impl Gate {
         self.next_candidate_scalar(hay, i, hay.len())
     }
 
-    /// The 64-lane path: [`ByteTables::may_start`] for 64 positions at a time, each table a
+    /// The 64-lane path: [`ByteTables::may_start`] for 62 positions at a time, each table a
     /// `vpermi2b` lookup, without a gather; only positions that pass go through
     /// [`Gate::full_at`] (which asks the byte tables again, then the hashed ones). Measured with
     /// `scripts/gate-model.py`, 0.5-2.1% of positions pass the byte tables (see [`ByteTables`]).
-    /// The last positions (fewer than 67 bytes left) go to the AVX2 path.
+    ///
+    /// Each table is looked up once per byte lane, with the slot of the bytes at that lane and
+    /// the next one or two: the pair tables `a`, `b` and `d` share one slot (bytes `j, j + 1`) and
+    /// the triple tables one slot (bytes `j..j + 3`). Position `j` asks `b` at lane `j + 1` and
+    /// `d` at `j + 2` (its bytes 1-2 and 2-3), so their masks are shifted down instead of
+    /// computing a slot from other loads: 14 of the loop's vector operations need the shuffle
+    /// port where 18 did, and 13 others where 28 did. The last two lanes lack the lanes after
+    /// them, so a step covers 62 positions. The last positions (fewer than 66 bytes left) go to
+    /// the AVX2 path.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx2")]
     fn next_candidate_vbmi<const BYTES_1_3: bool>(&self, hay: &[u8], at: usize, end: usize) -> Option<usize> {
         use std::arch::x86_64::*;
+        /// Positions a step tests: lanes whose bytes 1-3 lie in lanes of the same loads.
+        const STEP: usize = 62;
         let hay = &hay[..end];
         // SAFETY (all loads below): each reads 64 bytes inside a 128-byte table or inside `hay`
-        // (`i + 3 + 64 <= i + 67 <= hay.len()`), without alignment requirement.
+        // (`i + 2 + 64 <= i + 66 <= hay.len()`), without alignment requirement.
         let load = |p: *const u8| unsafe { _mm512_loadu_si512(p.cast::<__m512i>()) };
         let table = |t: &[u8; 128]| (load(t.as_ptr()), load(t[64..].as_ptr()));
         let t = &self.small;
@@ -215,57 +225,52 @@ impl Gate {
             1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128,
         ));
         let mask = |m: i8| _mm512_set1_epi8(m);
-        // The 16-bit shifts move bits across bytes; the masks drop them. Each index and bit is
-        // the one `ByteTables::pair` or `ByteTables::triple` computes.
         let look = |(lo, hi): (__m512i, __m512i), index: __m512i, bit: __m512i| {
-            _mm512_test_epi8_mask(
-                _mm512_permutex2var_epi8(lo, index, hi),
-                _mm512_shuffle_epi8(bit_of, bit),
-            )
-        };
-        let pair = |x: __m512i, y: __m512i, t: (__m512i, __m512i)| {
-            let index = _mm512_or_si512(
-                _mm512_and_si512(_mm512_slli_epi16::<2>(x), mask(0x7c)),
-                _mm512_and_si512(_mm512_srli_epi16::<3>(y), mask(0x03)),
-            );
-            look(t, index, _mm512_and_si512(y, mask(7)))
-        };
-        let triple = |x: __m512i, y: __m512i, z: __m512i| {
-            let index = _mm512_xor_si512(
-                _mm512_xor_si512(
-                    _mm512_and_si512(_mm512_slli_epi16::<2>(x), mask(0x7c)),
-                    _mm512_and_si512(y, mask(0x1f)),
-                ),
-                _mm512_and_si512(_mm512_slli_epi16::<1>(z), mask(0x3e)),
-            );
-            (
-                index,
-                _mm512_and_si512(_mm512_xor_si512(z, _mm512_srli_epi16::<2>(y)), mask(7)),
-            )
+            _mm512_test_epi8_mask(_mm512_permutex2var_epi8(lo, index, hi), bit)
         };
         let mut i = at;
-        while i + 67 <= hay.len() {
+        while i + STEP + 4 <= hay.len() {
             let p = hay[i..].as_ptr();
-            // SAFETY: `p + 3 + 64 <= hay.as_ptr() + hay.len()`, see above.
-            let (v0, v1, v2, v3) = unsafe { (load(p), load(p.add(1)), load(p.add(2)), load(p.add(3))) };
-            let (tri_index, tri_bit) = triple(v0, v1, v2);
+            // SAFETY: `p + 2 + 64 <= hay.as_ptr() + hay.len()`, see above.
+            let (v0, v1, v2) = unsafe { (load(p), load(p.add(1)), load(p.add(2))) };
+            // The 16-bit shifts move bits across bytes; the masks drop them. Each index and bit
+            // is the one `ByteTables::pair` or `ByteTables::triple` computes for the bytes at
+            // lanes `j, j + 1` or `j, j + 1, j + 2`.
+            let pair_index = _mm512_or_si512(
+                _mm512_and_si512(_mm512_slli_epi16::<2>(v0), mask(0x7c)),
+                _mm512_and_si512(_mm512_srli_epi16::<3>(v1), mask(0x03)),
+            );
+            let pair_bit = _mm512_shuffle_epi8(bit_of, _mm512_and_si512(v1, mask(7)));
+            let tri_index = _mm512_xor_si512(
+                _mm512_xor_si512(
+                    _mm512_and_si512(_mm512_slli_epi16::<2>(v0), mask(0x7c)),
+                    _mm512_and_si512(v1, mask(0x1f)),
+                ),
+                _mm512_and_si512(_mm512_slli_epi16::<1>(v2), mask(0x3e)),
+            );
+            let tri_bit = _mm512_shuffle_epi8(
+                bit_of,
+                _mm512_and_si512(_mm512_xor_si512(v2, _mm512_srli_epi16::<2>(v1)), mask(7)),
+            );
+            let bytes_1_2 = look(b, pair_index, pair_bit) >> 1;
+            let bytes_2_3 = look(d, pair_index, pair_bit) >> 2;
             let bytes_2_3 = if BYTES_1_3 {
-                let (tri4_index, tri4_bit) = triple(v1, v2, v3);
-                pair(v2, v3, d) & look(tri4, tri4_index, tri4_bit)
+                bytes_2_3 & look(tri4, tri_index, tri_bit) >> 1
             } else {
-                pair(v2, v3, d)
+                bytes_2_3
             };
             // Without the table of bytes 1-3 more positions pass here; `full_at` asks it.
-            let hits = pair(v0, v1, a)
-                & pair(v1, v2, b)
+            let hits = look(a, pair_index, pair_bit)
+                & bytes_1_2
                 & look(tri, tri_index, tri_bit)
-                & (bytes_2_3 | look(tri3, tri_index, tri_bit));
-            // `i + 63 + 4 <= i + 67 <= hay.len()`: every gram of the step is inside the span.
+                & (bytes_2_3 | look(tri3, tri_index, tri_bit))
+                & ((1 << STEP) - 1);
+            // `i + 61 + 4 <= i + 66 <= hay.len()`: every gram of the step is inside the span.
             // With the table of bytes 1-3, `hits` has asked every byte table `full_at` would.
             if let Some(p) = self.first_full::<BYTES_1_3>(hay, i, hits) {
                 return Some(p);
             }
-            i += 64;
+            i += STEP;
         }
         self.next_candidate_avx2(hay, i, hay.len())
     }
