@@ -31,11 +31,8 @@ pub(super) const TERMINATORS: [u8; 3] = [b':', b'=', b','];
 /// The words whose ends a key is tested for, as tables read backwards from a key's end.
 #[derive(Debug, Clone)]
 pub(super) struct KeyGate {
-    /// `ends[k][c]` has bit `i % 64` set for every word `i` whose byte `k` from its end (0: the
-    /// last) is `c`. One row per byte of the longest word: how far back a key is read.
-    ends: Vec<[u64; 128]>,
-    /// `complete[k]` has bit `i % 64` set for every word `i` of `k + 1` bytes.
-    complete: Vec<u64>,
+    /// One row per byte of the longest word (how far back a key is read); see [`EndRow`].
+    ends: Vec<EndRow>,
     /// The words, lowercase ASCII letters and digits, at least two bytes each.
     words: Vec<Box<[u8]>>,
     /// Some extra key ends in punctuation (`token:`), which no tail read here can rule out.
@@ -56,6 +53,17 @@ pub(super) struct KeyGate {
     /// bits: the 64-lane prefilter asks one `vpermi2b` per vector instead of a compare per byte
     /// value (it made 23 compares per 64 bytes before).
     byte_class: [u8; 128],
+}
+
+/// The words' bytes `k` from their ends (0: the last), for one `k`.
+#[derive(Debug, Clone)]
+struct EndRow {
+    /// `bytes[c]` has bit `i % 64` set for every word `i` whose byte `k` from its end is `c`.
+    /// Zero for the [`NORMALIZED`] codes below `0`, which no word holds: a byte that is not a
+    /// key's, or a backslash, ends the read as a mismatch does.
+    bytes: [u64; 128],
+    /// Bit `i % 64` set for every word `i` of `k + 1` bytes.
+    complete: u64,
 }
 
 /// [`KeyGate::byte_class`]: one of [`TERMINATORS`].
@@ -121,7 +129,6 @@ impl KeyGate {
         });
         let mut gate = KeyGate {
             ends: Vec::new(),
-            complete: Vec::new(),
             words: Vec::new(),
             off: false,
             key_end: NibbleSet::default(),
@@ -150,13 +157,16 @@ impl KeyGate {
             }
             let bit = 1u64 << (gate.words.len() % 64);
             if gate.ends.len() < word.len() {
-                gate.ends.resize(word.len(), [0; 128]);
-                gate.complete.resize(word.len(), 0);
+                let empty = EndRow {
+                    bytes: [0; 128],
+                    complete: 0,
+                };
+                gate.ends.resize(word.len(), empty);
             }
             for (k, &c) in word.iter().rev().enumerate() {
-                gate.ends[k][usize::from(c & 0x7f)] |= bit;
+                gate.ends[k].bytes[usize::from(c & 0x7f)] |= bit;
             }
-            gate.complete[word.len() - 1] |= bit;
+            gate.ends[word.len() - 1].complete |= bit;
             let last = word[word.len() - 1];
             gate.key_end.insert(last);
             gate.key_end.insert(last.to_ascii_uppercase());
@@ -405,35 +415,50 @@ impl KeyGate {
         // The normalized tail, read backwards against all words at once: each byte keeps the
         // words that have it at that place from their end. Most keys fail at their first or
         // second byte (`ts`, `level`, `trace_id`); `duration` fails at its sixth against
-        // `authorization`. Index loops, not iterator chains: this runs for many terminators.
+        // `authorization`. Index loops, not iterator chains: this runs for many terminators. A
+        // backslash or a byte no key holds ends the read through the rows' zero entries, without
+        // a branch of its own; the escape test below then sees the backslash.
         let mut live = u64::MAX;
         let mut n = 0;
         let mut j = key.len();
         while j > 0 {
             j -= 1;
-            let c = match NORMALIZED[usize::from(key[j])] {
-                SEPARATOR => continue,
-                BACKSLASH => return true,
-                NOT_KEY => break,
-                c => c,
-            };
+            let c = NORMALIZED[usize::from(key[j])];
+            if c == SEPARATOR {
+                continue;
+            }
             let Some(row) = self.ends.get(n) else { break };
-            live &= row[usize::from(c)];
+            live &= row.bytes[usize::from(c & 0x7f)];
             if live == 0 {
                 break;
             }
             // With more than 64 words the bits are shared, so this errs towards passing.
-            if live & self.complete[n] != 0 {
+            if live & row.complete != 0 {
                 return true;
             }
             n += 1;
         }
         // The byte that stopped the read, or one of the five before it, may be part of an
         // escape (`passwor\u0064`) that decodes to a byte of the key: then only the decoding
-        // tells. (`contains` would call memchr, whose set-up costs more than six bytes.)
-        #[allow(clippy::manual_contains)]
-        key[j.saturating_sub(5)..=j].iter().any(|&b| b == b'\\')
+        // tells.
+        backslash_near(key, j)
     }
+}
+
+/// True when `key[j]` or one of the five bytes before it is a backslash. As one word where
+/// eight bytes end at `j` (`contains` would call memchr, whose set-up costs more than six
+/// bytes).
+#[inline(always)]
+fn backslash_near(key: &[u8], j: usize) -> bool {
+    let Some(first) = j.checked_sub(7) else {
+        return key[j.saturating_sub(5)..=j].contains(&b'\\');
+    };
+    // The six bytes in the low six bytes of the word; its top two, zero, differ from the
+    // backslash after the `xor`. The test sets a top bit where a byte of `x` is zero (exact
+    // for whether any is).
+    let six = u64::from_le_bytes(key[first..=j].try_into().expect("8 bytes")) >> 16;
+    let x = six ^ 0x5c5c_5c5c_5c5c_5c5c;
+    x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080 != 0
 }
 
 /// How the key reader sees a byte: a separator (dropped), a backslash (an escape), a byte no key
@@ -778,6 +803,17 @@ time=2026 level=info msg="cache hit" key=orders:17 component=billing duration=3m
             from = t + 1;
         }
         out
+    }
+
+    proptest! {
+        /// The word test finds a backslash exactly where the byte loop does.
+        #[test]
+        fn backslash_near_is_the_byte_loop(key in proptest::collection::vec(prop_oneof![Just(b'\\'), any::<u8>()], 1..24)) {
+            for j in 0..key.len() {
+                let expected = key[j.saturating_sub(5)..=j].contains(&b'\\');
+                prop_assert_eq!(backslash_near(&key, j), expected, "{:?} at {}", key, j);
+            }
+        }
     }
 
     proptest! {
