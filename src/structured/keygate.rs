@@ -285,7 +285,12 @@ impl KeyGate {
             let pair = (quoted & back(|m| m.last_pair, 2)) | (!quoted & back(|m| m.last_pair, 1));
             // A special among the key's last two bytes: after a quote, bytes 2-3 before.
             let special = back(|m| m.special, 1) | back(|m| m.special, 2) | (quoted & back(|m| m.special, 3));
-            let escapes = escape_within_8(back(|m| m.backslash, 8), step.backslash);
+            // Most logs have no backslash in a whole step: then no spreading.
+            let escapes = if step.backslash | prior.backslash >> 56 == 0 {
+                0
+            } else {
+                escape_within_8(back(|m| m.backslash, 8), step.backslash)
+            };
             let mask = term & (pair | special | escapes);
             if let Some(t) = self.first_open(hay, lo, i, mask) {
                 return Ok(Some(t));
