@@ -15,9 +15,14 @@
 //! extra key; a key whose tail is shorter than two bytes turns the gate off). So the raw key's
 //! last bytes, up to the first byte of that word, are letters, digits and separators, and the
 //! gate reads exactly those, backwards from the terminator: the same normalized tail. Escapes
-//! are the one way raw bytes and normalized bytes part; a backslash among the bytes read, or
-//! within the five before them (a `\uXXXX` escape is six bytes), makes the line pass (the vector
-//! prefilters pass any terminator with a backslash in the eight bytes before it). A new reader
+//! are the one way raw bytes and normalized bytes part (a reader decodes `\uXXXX` to its byte
+//! and `\x` to `x`): a backslash among the bytes read, or a `\u` starting in the five bytes
+//! before the one that ends the read (a `\uXXXX` escape is six bytes), makes the line pass. An
+//! escape that ends before that byte decodes to its own last byte, which the read has seen (the
+//! `\"` before `ts` in `{\"ts\":1}`), and backslashes just before a key's closing quote are
+//! that quote's (a document inside a string), so neither opens a line: Docker's JSON log lines
+//! hold every record that way. (The vector prefilters pass any terminator with a backslash in
+//! the eight bytes before it.) A new reader
 //! must keep to this shape or widen [`TERMINATORS`]; the tests
 //! `every_shape_and_key_gives_the_same_findings_gated_and_ungated` and
 //! `gated_equals_ungated_on_random_soups` compare gated and ungated results over every form the
@@ -421,15 +426,25 @@ impl KeyGate {
         // words that have it at that place from their end. Most keys fail at their first or
         // second byte (`ts`, `level`, `trace_id`); `duration` fails at its sixth against
         // `authorization`. Index loops, not iterator chains: this runs for many terminators. A
-        // backslash or a byte no key holds ends the read through the rows' zero entries, without
-        // a branch of its own; the escape test below then sees the backslash.
+        // byte no key holds ends the read through the rows' zero entries, without a branch of
+        // its own.
+        //
+        // Escapes: a reader decodes `\uXXXX` to its byte and `\x` to `x`. So a backslash is
+        // skipped like a separator, unless a `u` follows it: the byte after it, already read,
+        // is what it decodes to (and of `\\`, the backslash it decodes to is no key's byte: the
+        // key has no word across it, and reading on only errs towards passing). That is also
+        // how a quote escaped for a document inside a string (`{\"ts\":1}`, every record of a
+        // Docker JSON log line) is read past.
         let mut live = u64::MAX;
         let mut n = 0;
         let mut j = key.len();
         while j > 0 {
             j -= 1;
             let c = NORMALIZED[usize::from(key[j])];
-            if c == SEPARATOR {
+            if c == SEPARATOR || c == BACKSLASH {
+                if c == BACKSLASH && key.get(j + 1) == Some(&b'u') {
+                    return true;
+                }
                 continue;
             }
             let Some(row) = self.ends.get(n) else { break };
@@ -443,27 +458,33 @@ impl KeyGate {
             }
             n += 1;
         }
-        // The byte that stopped the read, or one of the five before it, may be part of an
-        // escape (`passwor\u0064`) that decodes to a byte of the key: then only the decoding
-        // tells.
-        backslash_near(key, j)
+        // The byte that ended the read may be part of a `\u` escape (`passwor\u0064`) that
+        // decodes to a byte of the key: then only the decoding tells. (A backslash ends it
+        // only when the longest word is read.)
+        key[j] == b'\\' || unicode_escape_near(key, j)
     }
 }
 
-/// True when `key[j]` or one of the five bytes before it is a backslash. As one word where
-/// eight bytes end at `j` (`contains` would call memchr, whose set-up costs more than six
-/// bytes).
+/// True when a `\u` starts in the five bytes before `key[j]`: a `\uXXXX` escape may then
+/// cover `key[j]`. As two zero-byte tests of one word where eight bytes end at `j` (a loop
+/// over the bytes was one branch each).
 #[inline(always)]
-fn backslash_near(key: &[u8], j: usize) -> bool {
+fn unicode_escape_near(key: &[u8], j: usize) -> bool {
     let Some(first) = j.checked_sub(7) else {
-        return key[j.saturating_sub(5)..=j].contains(&b'\\');
+        return (j.saturating_sub(5)..j).any(|b| key[b] == b'\\' && key[b + 1] == b'u');
     };
-    // The six bytes in the low six bytes of the word; its top two, zero, differ from the
-    // backslash after the `xor`. The test sets a top bit where a byte of `x` is zero (exact
-    // for whether any is).
-    let six = u64::from_le_bytes(key[first..=j].try_into().expect("8 bytes")) >> 16;
-    let x = six ^ 0x5c5c_5c5c_5c5c_5c5c;
-    x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080 != 0
+    let word = u64::from_le_bytes(key[first..=j].try_into().expect("8 bytes"));
+    let backslashes = zero_bytes(word ^ 0x5c5c_5c5c_5c5c_5c5c);
+    let us = zero_bytes(word ^ 0x7575_7575_7575_7575);
+    // A backslash in bytes 2..=6 of the word (`key[j - 5..j]`) with a `u` after it.
+    backslashes & us >> 8 & 0x0080_8080_8080_0000 != 0
+}
+
+/// The top bit of each zero byte of `x`, exactly (no carry between bytes).
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LOW7) + LOW7) | x | LOW7)
 }
 
 /// How the key reader sees a byte: a separator (dropped), a backslash (an escape), a byte no key
@@ -658,12 +679,18 @@ mod tests {
     fn lines_without_sensitive_keys_are_not_read() {
         let gate = KeyGate::new(&[]);
         let clean = br#"{"ts":"2026-11-22T00:00:10Z","level":"info","trace_id":"7cbe","duration_ms":3}
-time=2026 level=info msg="cache hit" key=orders:17 component=billing duration=3ms"#;
+time=2026 level=info msg="cache hit" key=orders:17 component=billing duration=3ms
+{"log":"{\"ts\":\"2026-11-22\",\"msg\":\"{\\\"key\\\":1}\"}\n","stream":"stdout"}"#;
         assert_eq!(gate.next_open(clean, 0, 0, clean.len()), None);
         for open in [
             &br#"{"ts":1,"password":"x"}"#[..],
             b"a=1 api_key=x",
-            b"{\"m\":\"{\\\"a\\\":1}\"}",
+            br#"{"log":"{\"password\":\"x\"}"}"#,
+            br#"{"log":"{\"msg\":\"{\\\"apiKey\\\":1}\"}"}"#,
+            // The escapes that may decode to a key's byte.
+            br#"{"log":"{\"passwor\u0064\":\"x\"}"}"#,
+            br#"{"log":"{\"p\u0061ssword\":\"x\"}"}"#,
+            br#"{"passwor\d":"x"}"#,
         ] {
             assert!(
                 gate.next_open(open, 0, 0, open.len()).is_some(),
@@ -811,12 +838,14 @@ time=2026 level=info msg="cache hit" key=orders:17 component=billing duration=3m
     }
 
     proptest! {
-        /// The word test finds a backslash exactly where the byte loop does.
+        /// The word test finds a `\u` exactly where the byte loop does.
         #[test]
-        fn backslash_near_is_the_byte_loop(key in proptest::collection::vec(prop_oneof![Just(b'\\'), any::<u8>()], 1..24)) {
+        fn unicode_escape_near_is_the_byte_loop(
+            key in proptest::collection::vec(prop_oneof![Just(b'\\'), Just(b'u'), any::<u8>()], 1..24)
+        ) {
             for j in 0..key.len() {
-                let expected = key[j.saturating_sub(5)..=j].contains(&b'\\');
-                prop_assert_eq!(backslash_near(&key, j), expected, "{:?} at {}", key, j);
+                let expected = (j.saturating_sub(5)..j).any(|b| key[b] == b'\\' && key[b + 1] == b'u');
+                prop_assert_eq!(unicode_escape_near(&key, j), expected, "{:?} at {}", key, j);
             }
         }
     }
