@@ -810,7 +810,7 @@ mod tests {
             }
 
             /// The 64-lane path returns what the scalar path returns, for an anchor at every
-            /// alignment of its 64-byte step (pad 0..70) and spans long enough to run the loop.
+            /// alignment of its 62-byte step (pad 0..70) and spans long enough to run the loop.
             #[test]
             fn vbmi_path_equals_scalar_path(
                 pad in 0usize..70,

@@ -16,13 +16,12 @@
 //! last bytes, up to the first byte of that word, are letters, digits and separators, and the
 //! gate reads exactly those, backwards from the terminator: the same normalized tail. Escapes
 //! are the one way raw bytes and normalized bytes part (a reader decodes `\uXXXX` to its byte
-//! and `\x` to `x`): a backslash among the bytes read, or a `\u` starting in the five bytes
-//! before the one that ends the read (a `\uXXXX` escape is six bytes), makes the line pass. An
-//! escape that ends before that byte decodes to its own last byte, which the read has seen (the
-//! `\"` before `ts` in `{\"ts\":1}`), and backslashes just before a key's closing quote are
-//! that quote's (a document inside a string), so neither opens a line: Docker's JSON log lines
-//! hold every record that way. (The vector prefilters pass any terminator with a backslash in
-//! the eight bytes before it.) A new reader
+//! and `\x` to `x`): a `\u` among the bytes read, or starting in the five bytes before the one
+//! that ends the read (a `\uXXXX` escape is six bytes), makes the line pass. Any other escape
+//! decodes to the byte after its backslash, which the read has seen, so the backslash is read
+//! past like a separator: the escaped quotes of a document inside a string (`{\"ts\":1}`, every
+//! record of a Docker JSON log line) open no line. (The vector prefilters pass any terminator
+//! with a backslash in the eight bytes before it.) A new reader
 //! must keep to this shape or widen [`TERMINATORS`]; the tests
 //! `every_shape_and_key_gives_the_same_findings_gated_and_ungated` and
 //! `gated_equals_ungated_on_random_soups` compare gated and ungated results over every form the
@@ -64,8 +63,8 @@ pub(super) struct KeyGate {
 #[derive(Debug, Clone)]
 struct EndRow {
     /// `bytes[c]` has bit `i % 64` set for every word `i` whose byte `k` from its end is `c`.
-    /// Zero for the [`NORMALIZED`] codes below `0`, which no word holds: a byte that is not a
-    /// key's, or a backslash, ends the read as a mismatch does.
+    /// Zero at [`NOT_KEY`], which no word holds: a byte no key holds ends the read as a
+    /// mismatch does.
     bytes: [u64; 128],
     /// Bit `i % 64` set for every word `i` of `k + 1` bytes.
     complete: u64,
@@ -459,8 +458,8 @@ impl KeyGate {
             n += 1;
         }
         // The byte that ended the read may be part of a `\u` escape (`passwor\u0064`) that
-        // decodes to a byte of the key: then only the decoding tells. (A backslash ends it
-        // only when the longest word is read.)
+        // decodes to a byte of the key: then only the decoding tells. (It is a backslash only
+        // where the read stopped at the longest word's length.)
         key[j] == b'\\' || unicode_escape_near(key, j)
     }
 }
