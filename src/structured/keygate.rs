@@ -53,9 +53,9 @@ pub(super) struct KeyGate {
     /// AVX-512 with VBMI was detected at run time: [`KeyGate::next_open`] takes the 64-lane
     /// prefilter.
     vbmi: bool,
-    /// For each ASCII byte, its [`CLASS_TERMINATOR`], [`CLASS_QUOTE`], [`CLASS_SPECIAL`] and
-    /// [`CLASS_BACKSLASH`] bits: the 64-lane prefilter asks one `vpermi2b` per vector instead of
-    /// a compare per byte value (it made 23 compares per 64 bytes before).
+    /// For each ASCII byte, its [`CLASS_TERMINATOR`], [`CLASS_QUOTE`], [`CLASS_SPECIAL`],
+    /// [`CLASS_BACKSLASH`] and [`CLASS_U`] bits: the 64-lane prefilter asks one `vpermi2b` per
+    /// vector instead of a compare per byte value (it made 23 compares per 64 bytes before).
     byte_class: [u8; 128],
 }
 
@@ -78,6 +78,8 @@ const CLASS_QUOTE: u8 = 2;
 const CLASS_SPECIAL: u8 = 4;
 /// [`KeyGate::byte_class`]: the backslash (it is also a special).
 const CLASS_BACKSLASH: u8 = 8;
+/// [`KeyGate::byte_class`]: `u`, which after a backslash starts a `\uXXXX` escape.
+const CLASS_U: u8 = 16;
 
 /// What the 64-lane prefilter knows of each byte of a step: bit `k` for the step's byte `k`.
 #[cfg(target_arch = "x86_64")]
@@ -91,6 +93,8 @@ struct ByteMasks {
     backslash: u64,
     /// The byte and the one before it may be a word's last two (see [`last_pair_slot`]).
     last_pair: u64,
+    /// The `u` of a `\u`: a backslash before it.
+    unicode: u64,
 }
 
 /// Bytes that may end a key's raw text without being a word's last byte: the separators the
@@ -151,6 +155,7 @@ impl KeyGate {
             gate.byte_class[usize::from(b)] |= CLASS_SPECIAL;
         }
         gate.byte_class[usize::from(b'\\')] |= CLASS_BACKSLASH;
+        gate.byte_class[usize::from(b'u')] |= CLASS_U;
         for b in KEY_SPECIALS {
             gate.key_end.insert(b);
         }
@@ -276,24 +281,45 @@ impl KeyGate {
                 _mm512_and_si512(_mm512_srli_epi16::<3>(previous), _mm512_set1_epi8(0x03)),
             );
             let bit = _mm512_shuffle_epi8(bit_of, _mm512_and_si512(previous, _mm512_set1_epi8(7)));
-            let step = ByteMasks {
+            let prior = before.unwrap_or_else(|| self.masks_before(hay, lo, i));
+            let backslash = has(class, CLASS_BACKSLASH);
+            let mut step = ByteMasks {
                 quote: has(class, CLASS_QUOTE),
                 special: has(class, CLASS_SPECIAL),
-                backslash: has(class, CLASS_BACKSLASH),
+                backslash,
                 last_pair: _mm512_test_epi8_mask(_mm512_permutex2var_epi8(pairs_lo, index, pairs_hi), bit),
+                unicode: 0,
             };
-            let prior = before.unwrap_or_else(|| self.masks_before(hay, i));
             // Bit `t` of `back(m, k)`: the byte `k` before terminator `t` has property `m`.
-            let back = |m: fn(&ByteMasks) -> u64, k: u32| m(&step) << k | m(&prior) >> (64 - k);
-            let quoted = back(|m| m.quote, 1);
-            let pair = (quoted & back(|m| m.last_pair, 2)) | (!quoted & back(|m| m.last_pair, 1));
+            let back = |step: &ByteMasks, m: fn(&ByteMasks) -> u64, k: u32| m(step) << k | m(&prior) >> (64 - k);
+            let quoted = back(&step, |m| m.quote, 1);
             // A special among the key's last two bytes: after a quote, bytes 2-3 before.
-            let special = back(|m| m.special, 1) | back(|m| m.special, 2) | (quoted & back(|m| m.special, 3));
-            // Most logs have no backslash in a whole step: then no spreading.
-            let escapes = if step.backslash | prior.backslash >> 56 == 0 {
-                0
+            let (pair, special, escapes) = if backslash | prior.backslash >> 62 | prior.unicode >> 56 == 0 {
+                // Most logs have no backslash in a whole step (nor a `\u` in the step's `unicode`).
+                let pair = (quoted & back(&step, |m| m.last_pair, 2)) | (!quoted & back(&step, |m| m.last_pair, 1));
+                let special = back(&step, |m| m.special, 1)
+                    | back(&step, |m| m.special, 2)
+                    | (quoted & back(&step, |m| m.special, 3));
+                (pair, special, 0)
             } else {
-                escape_within_8(back(|m| m.backslash, 8), step.backslash)
+                step.unicode = has(class, CLASS_U) & (backslash << 1 | prior.backslash >> 63);
+                let back = |m: fn(&ByteMasks) -> u64, k: u32| back(&step, m, k);
+                // A quote escaped for a document inside a string (`{\"ts\":1}`): the key ends
+                // before its backslash, which the word check reads past; its last two bytes
+                // are 3-4 before.
+                let escaped = quoted & back(|m| m.backslash, 2);
+                let plain = quoted & !escaped;
+                let pair = (escaped & back(|m| m.last_pair, 3))
+                    | (plain & back(|m| m.last_pair, 2))
+                    | (!quoted & back(|m| m.last_pair, 1));
+                let special = (escaped & (back(|m| m.special, 3) | back(|m| m.special, 4)))
+                    | (!escaped
+                        & (back(|m| m.special, 1) | back(|m| m.special, 2) | (quoted & back(|m| m.special, 3))));
+                // A `\u` escape may end the key, or stop the word check within five bytes of
+                // its start: its `u` lies among the eight bytes before the terminator (see the
+                // word check). Other escapes decode to the byte after the backslash, which the
+                // pair and special tests see.
+                (pair, special, escape_within_8(back(|m| m.unicode, 8), step.unicode))
             };
             let mask = term & (pair | special | escapes);
             if let Some(t) = self.first_open(hay, lo, i, mask) {
@@ -307,24 +333,30 @@ impl KeyGate {
 
     /// The [`ByteMasks`] of the eight bytes before `i`, as the step ending there would have
     /// them (in bits 56-63), for a step whose predecessor was not classified. Needs
-    /// `i >= lo + 8` (the pair of the byte two before `i` reads the one three before).
+    /// `i >= lo + 8` (the pair of the byte three before `i` reads the one four before). A `u` at
+    /// `i - 8` has no backslash before it when `i - 9` is before `lo`: an escape is within a
+    /// line.
     #[cfg(target_arch = "x86_64")]
-    fn masks_before(&self, hay: &[u8], i: usize) -> ByteMasks {
+    fn masks_before(&self, hay: &[u8], lo: usize, i: usize) -> ByteMasks {
+        let class = |at: usize| self.byte_class.get(usize::from(hay[at])).copied().unwrap_or(0);
         let mut m = ByteMasks::default();
         for k in 1..=8 {
-            let byte = hay[i - k];
-            let class = self.byte_class.get(usize::from(byte)).copied().unwrap_or(0);
+            let here = class(i - k);
             let bit = 1 << (64 - k);
             let set = |mask: &mut u64, class_bit: u8| {
-                if class & class_bit != 0 {
+                if here & class_bit != 0 {
                     *mask |= bit;
                 }
             };
             set(&mut m.quote, CLASS_QUOTE);
             set(&mut m.special, CLASS_SPECIAL);
             set(&mut m.backslash, CLASS_BACKSLASH);
-            if k <= 2 {
-                let (byte_index, byte_bit) = last_pair_slot(byte, hay[i - k - 1]);
+            if here & CLASS_U != 0 && i - k > lo && class(i - k - 1) & CLASS_BACKSLASH != 0 {
+                m.unicode |= bit;
+            }
+            // Up to the key's last byte before an escaped quote (`\"` before the terminator).
+            if k <= 3 {
+                let (byte_index, byte_bit) = last_pair_slot(hay[i - k], hay[i - k - 1]);
                 if self.last_pairs[byte_index] & byte_bit != 0 {
                     m.last_pair |= bit;
                 }
@@ -720,6 +752,9 @@ time=2026 level=info msg="cache hit" key=orders:17 component=billing duration=3m
         for filler in [&b"x"[..], b"a=1 "] {
             for key in [
                 &br#""pin":"#[..],
+                // Escaped quotes: a key of a document inside a string.
+                br#"\"pin\":"#,
+                br#"\"pi\u006e\":"#,
                 b"pin=",
                 b"p_i_n =",
                 br#""pi\u006e":"#,
