@@ -89,7 +89,8 @@ impl Default for PipeConfig {
             // Measured with two threads on the 200 MB e2e file (`--read-size`, alternated four
             // times): 256 KiB 0.12-0.13 s, 512 KiB 0.11-0.15, 1 MiB 0.10-0.13, 2 MiB 0.11-0.13;
             // each block costs hand-offs between the reader, a worker and the writer. Peak RSS
-            // 19 -> 27 MB. A pipe gives at most its buffer (64 KiB) a read whatever is asked.
+            // 19 -> 27 MB. A pipe gives at most its buffer a read whatever is asked (the command
+            // asks for a 1 MiB one on standard input).
             read_size: 1024 * 1024,
             window: 1024 * 1024,
             max_line: 0,
