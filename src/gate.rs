@@ -203,8 +203,10 @@ impl Gate {
     /// the next one or two: the pair tables `a`, `b` and `d` share one slot (bytes `j, j + 1`) and
     /// the triple tables one slot (bytes `j..j + 3`). Position `j` asks `b` at lane `j + 1` and
     /// `d` at `j + 2` (its bytes 1-2 and 2-3), so their masks are shifted down instead of
-    /// computing a slot from other loads: 14 of the loop's vector operations need the shuffle
-    /// port where 18 did, and 13 others where 28 did. The last two lanes lack the lanes after
+    /// computing a slot from other loads: in the compiled function (`objdump -d`, the
+    /// `BYTES_1_3` instance) 14 shuffle-port operations (`vpermi2b`, `vpshufb`, `vptestmb`)
+    /// where there were 17, and 11 other vector operations where there were 27. The last two
+    /// lanes lack the lanes after
     /// them, so a step covers 62 positions. The last positions (fewer than 66 bytes left) go to
     /// the AVX2 path.
     #[cfg(target_arch = "x86_64")]

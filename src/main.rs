@@ -666,18 +666,24 @@ fn handle_reload(
     Ok(())
 }
 
-/// Asks for a buffer of `bytes` on the pipe `fd`, so that a read takes up to a block when the
-/// writer is ahead (`cat FILE | tokenscrub`) instead of the default 64 KiB: on the 200 MB e2e
-/// file with two threads, 0.22-0.35 s -> 0.17 s (four runs each). Returns the pipe's new size;
-/// `None` when `fd` is not a pipe or `bytes` is over the system's limit
-/// (`/proc/sys/fs/pipe-max-size`, 1 MiB by default, the default read size), which leaves the
-/// pipe as it was: nothing depends on the size but the speed.
+/// Asks for a buffer of at least `bytes` on the pipe `fd`, so that a read takes up to a block
+/// when the writer is ahead (`cat FILE | tokenscrub`) instead of the default 64 KiB (figures in
+/// BENCHMARKS.md, late-night section, item 8). Never shrinks a pipe (a small `--read-size`
+/// must not slow its writer). Returns the pipe's size; `None` when `fd` is not a pipe, or when
+/// `bytes` is over the system's limit (`/proc/sys/fs/pipe-max-size`, 1 MiB by default, the
+/// default read size), which leaves the pipe as it was: nothing depends on the size but the
+/// speed.
 #[cfg(target_os = "linux")]
 fn widen_pipe(fd: std::os::fd::BorrowedFd<'_>, bytes: usize) -> Option<usize> {
     use std::os::fd::AsRawFd;
+    // SAFETY (both calls): `fd` is open for the call (borrowed). F_GETPIPE_SZ only reads a
+    // pipe's capacity and F_SETPIPE_SZ, with an int, only changes it; on any other descriptor
+    // both fail with EBADF and change nothing.
+    let now = usize::try_from(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ) }).ok()?;
+    if now >= bytes {
+        return Some(now);
+    }
     let bytes = libc::c_int::try_from(bytes).ok()?;
-    // SAFETY: `fd` is open for the call (borrowed). F_SETPIPE_SZ takes an int and changes only
-    // the capacity of a pipe; on any other descriptor it fails with EBADF and changes nothing.
     let size = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) };
     usize::try_from(size).ok()
 }
@@ -765,10 +771,11 @@ mod tests {
     use super::widen_pipe;
 
     #[test]
-    fn a_pipe_is_widened_and_a_file_left_alone() {
+    fn a_pipe_is_widened_never_narrowed_and_a_file_left_alone() {
         let (reader, _writer) = std::io::pipe().unwrap();
         // 256 KiB: well under the system's default limit of 1 MiB.
         assert_eq!(widen_pipe(reader.as_fd(), 256 * 1024), Some(256 * 1024));
+        assert_eq!(widen_pipe(reader.as_fd(), 4096), Some(256 * 1024));
         let file = std::fs::File::open("Cargo.toml").unwrap();
         assert_eq!(widen_pipe(file.as_fd(), 256 * 1024), None);
     }

@@ -241,8 +241,8 @@ impl KeyGate {
     ///
     /// Each step classifies its 64 bytes once ([`ByteMasks`]) and reads what lies one to eight
     /// bytes before each terminator off those masks, shifted, with the previous step's masks
-    /// shifted in: one class lookup and one pair lookup a step, where a lookup per byte offset
-    /// (four loads, four lookups) took twice the shuffle port's work.
+    /// shifted in: two `vpermi2b` a step (the class and the pair lookup), where a class lookup
+    /// per byte offset made five (four class lookups and the pair).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx2")]
     fn next_open_vbmi(&self, hay: &[u8], lo: usize, from: usize, end: usize) -> Result<Option<usize>, usize> {
